@@ -1,0 +1,124 @@
+"""The one definition of the TrafficStars connection form and its extras.
+
+``get_provider_info()`` turns it into ``conn-fields`` / ``ui-field-behaviour`` (Airflow 3.2+), the hook
+into wtforms widgets (Airflow 2), and the hook reads extras with :func:`read_extras`. No Airflow imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_trafficstars._http import DEFAULT_BASE_URL
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+
+CONN_TYPE = "trafficstars"
+HIDDEN_FIELDS = ["login", "schema", "port"]
+RELABELING = {"password": "API key", "host": "Base URL"}
+PLACEHOLDERS = {
+    "host": DEFAULT_BASE_URL,
+    "password": "your TrafficStars API key",
+    "token_variable": "trafficstars_access_token_<conn_id>",
+}
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One connection extra: its form label, help text and JSON-schema type and bounds."""
+
+    name: str
+    label: str
+    description: str
+    type: str  # "string" | "integer" | "number" | "boolean"
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": [self.type, "null"]}
+        for key in ("default", "minimum", "maximum"):
+            if getattr(self, key) is not None:
+                schema[key] = getattr(self, key)
+        return schema
+
+
+EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField(
+        "token_variable",
+        "Token cache Variable",
+        "Airflow Variable that holds the shared access token. Empty: trafficstars_access_token_<conn_id>.",
+        "string",
+    ),
+    ExtraField(
+        "refresh_margin",
+        "Refresh margin (s)",
+        "Renew the token this many seconds before it expires (at most half its lifetime).",
+        "integer",
+        default=300,
+        minimum=0,
+        maximum=86400,
+    ),
+    ExtraField(
+        "timeout", "Timeout (s)", "Seconds to wait for each HTTP call.", "number", default=30, minimum=1, maximum=600
+    ),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "Retries of a call after 429, 5xx and connection errors, with exponential backoff.",
+        "integer",
+        default=5,
+        minimum=0,
+        maximum=20,
+    ),
+)
+EXTRAS_BY_NAME = {f.name: f for f in EXTRA_FIELDS}
+
+
+def conn_fields() -> dict[str, Any]:
+    """Return the ``conn-fields`` entry of ``get_provider_info()`` (Airflow 3.2+ builds its form from it)."""
+    return {f.name: {"label": f.label, "description": f.description, "schema": f.schema()} for f in EXTRA_FIELDS}
+
+
+def ui_field_behaviour() -> dict[str, Any]:
+    """Return the ``ui-field-behaviour`` entry of ``get_provider_info()``."""
+    return {"hidden-fields": list(HIDDEN_FIELDS), "relabeling": dict(RELABELING), "placeholders": dict(PLACEHOLDERS)}
+
+
+def read_extras(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
+    """Return the validated extras with defaults filled in.
+
+    Values may come as strings (the UI and URIs store text); the Airflow 2 form prefixes names with
+    ``extra__trafficstars__``, which is accepted too.
+
+    :raises TrafficStarsConfigError: naming the connection and the extra that is wrong.
+    """
+    out: dict[str, Any] = {}
+    for f in EXTRA_FIELDS:
+        value = extra.get(f.name, extra.get(f"extra__{CONN_TYPE}__{f.name}"))
+        if value is None or value == "":
+            out[f.name] = f.default
+            continue
+        out[f.name] = _coerce(f, value, conn_id)
+    return out
+
+
+def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
+    def bad(why: str) -> TrafficStarsConfigError:
+        return TrafficStarsConfigError(f"Connection {conn_id!r}: extra {f.name!r} {why}.")
+
+    if f.type == "string":
+        if not isinstance(value, str):
+            raise bad("must be a string")
+        return value.strip()
+    if isinstance(value, bool):
+        raise bad("must be a number, not true/false")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise bad(f"must be a number, got {type(value).__name__}") from None
+    if number != number or (f.type == "integer" and not number.is_integer()):
+        raise bad("must be a whole number")
+    if (f.minimum is not None and number < f.minimum) or (f.maximum is not None and number > f.maximum):
+        raise bad(f"must be between {f.minimum:g} and {f.maximum:g}")
+    return int(number) if f.type == "integer" else number

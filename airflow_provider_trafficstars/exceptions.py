@@ -1,0 +1,83 @@
+"""Exceptions raised by the TrafficStars provider.
+
+Code branches on the type and the attributes of these errors, never on their message text. No message
+ever holds the API key or a token: error bodies are scrubbed before they are kept.
+"""
+
+from __future__ import annotations
+
+try:  # Airflow is optional for the client layer: the tree still works without it.
+    from airflow.exceptions import AirflowException as _Base
+except ImportError:  # pragma: no cover - Airflow is a dependency of the distribution
+    _Base = Exception  # type: ignore[assignment,misc]
+
+
+class TrafficStarsError(_Base):
+    """Base class of every error raised by this provider."""
+
+
+class TrafficStarsConfigError(TrafficStarsError, ValueError):
+    """The connection or an argument is malformed (bad host, bad extra value)."""
+
+
+class TrafficStarsAuthError(TrafficStarsError):
+    """The API key is missing or rejected, or the token answer is unusable.
+
+    :param reason: a short machine-readable reason, e.g. ``"missing_api_key"``, ``"invalid_grant"``,
+        ``"bad_token_response"``, ``"unauthorized"``.
+    :param status_code: the HTTP status that caused it, if any.
+    """
+
+    def __init__(self, message: str, *, reason: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.status_code: int | None = status_code  # type: ignore[assignment]
+
+
+class TrafficStarsApiError(TrafficStarsError):
+    """A call to the API failed.
+
+    :param status_code: the HTTP status, or ``None`` when no answer arrived (see subclasses).
+    :param method: the HTTP method of the failed call.
+    :param endpoint: the path of the failed call (no query string, no host).
+    :param body_excerpt: at most a few hundred characters of the answer, secrets removed.
+    :param attempts: how many times the call was sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None,
+        method: str,
+        endpoint: str,
+        body_excerpt: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.status_code: int | None = status_code  # type: ignore[assignment]
+        self.method = method
+        self.endpoint = endpoint
+        self.body_excerpt = body_excerpt
+        self.attempts = attempts
+
+
+class TrafficStarsTransportError(TrafficStarsApiError):
+    """No usable answer arrived: the server could not be reached, reset the connection or timed out.
+
+    :param kind: ``"connect"`` (could not reach the server), ``"timeout"`` (no answer in time) or
+        ``"reset"`` (the connection broke during the exchange).
+    """
+
+    def __init__(self, message: str, *, kind: str, method: str, endpoint: str, attempts: int = 1) -> None:
+        super().__init__(message, status_code=None, method=method, endpoint=endpoint, attempts=attempts)
+        self.kind = kind
+
+
+__all__ = [
+    "TrafficStarsApiError",
+    "TrafficStarsAuthError",
+    "TrafficStarsConfigError",
+    "TrafficStarsError",
+    "TrafficStarsTransportError",
+]

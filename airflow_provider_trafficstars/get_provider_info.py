@@ -1,0 +1,43 @@
+"""Provider registration: Airflow reads this through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_trafficstars import __version__
+from airflow_provider_trafficstars.connection_fields import CONN_TYPE, conn_fields, ui_field_behaviour
+
+_INTEGRATION = "TrafficStars"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata Airflow uses to list the package and build the connection form."""
+    return {
+        "package-name": "airflow-provider-trafficstars",
+        "name": "TrafficStars",
+        "description": "Hook, operators, sensor and trigger for the TrafficStars advertising API, with one "
+        "cached access token shared by every task and worker.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": _INTEGRATION,
+                "external-doc-url": "https://api.trafficstars.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_trafficstars.hooks.trafficstars"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": CONN_TYPE,
+                "hook-class-name": "airflow_provider_trafficstars.hooks.trafficstars.TrafficStarsHook",
+                "hook-name": "TrafficStars",
+                "ui-field-behaviour": ui_field_behaviour(),
+                "conn-fields": conn_fields(),
+            }
+        ],
+    }

@@ -1,0 +1,209 @@
+"""TrafficStarsHook: reads the Airflow connection and builds a client with a Variable-backed token cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars._compat import BaseHook
+from airflow_provider_trafficstars._http import normalize_base_url
+from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.connection_fields import (
+    CONN_TYPE,
+    EXTRA_FIELDS,
+    HIDDEN_FIELDS,
+    PLACEHOLDERS,
+    RELABELING,
+    read_extras,
+)
+from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsError
+from airflow_provider_trafficstars.token import AccessToken
+from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
+
+if TYPE_CHECKING:
+    import requests
+    from pendulum import DateTime
+
+
+def default_token_variable(conn_id: str) -> str:
+    """Return the default Variable key of a connection's token record."""
+    return f"trafficstars_access_token_{conn_id}"
+
+
+class TrafficStarsHook(BaseHook):
+    """Interact with the TrafficStars API using one access token shared through an Airflow Variable.
+
+    The API key is the connection's password. The token is exchanged once, stored (with its expiry) in
+    the Variable ``trafficstars_access_token_<conn_id>`` (or the ``token_variable`` extra), reused by every
+    task and worker, and renewed shortly before it expires.
+
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param token_cache: where to share the token; by default the connection's Variable.
+    :param clock: the current UTC time (tests inject one).
+    :param sleep: the wait between retries (tests inject one).
+    """
+
+    conn_name_attr = "trafficstars_conn_id"
+    default_conn_name = "trafficstars_default"
+    conn_type = CONN_TYPE
+    hook_name = "TrafficStars"
+
+    def __init__(
+        self,
+        trafficstars_conn_id: str = default_conn_name,
+        *,
+        token_cache: TokenCache | None = None,
+        clock: Callable[[], DateTime] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.trafficstars_conn_id = trafficstars_conn_id
+        self._token_cache = token_cache
+        self._clock = clock
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(trafficstars_conn_id={self.trafficstars_conn_id!r})"
+
+    # -- building the client ----------------------------------------------------------------------
+    def _config(self) -> tuple[ClientConfig, str]:
+        conn = self.get_connection(self.trafficstars_conn_id)
+        conn_id = self.trafficstars_conn_id
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise TrafficStarsAuthError(
+                f"Connection {conn_id!r} has no API key: put the TrafficStars API key in the connection's "
+                "password field (labelled 'API key' in the UI).",
+                reason="missing_api_key",
+            )
+        extras = read_extras(conn.extra_dejson or {}, conn_id)
+        config = ClientConfig(
+            base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
+            api_key=api_key,
+            timeout=extras["timeout"],
+            max_retries=extras["max_retries"],
+            refresh_margin=extras["refresh_margin"],
+        )
+        return config, extras["token_variable"] or default_token_variable(conn_id)
+
+    def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
+        config, variable = self._config()
+        _compat.mask_secret(config.api_key)
+        if cache is None:
+            cache = self._token_cache or VariableTokenCache(variable, _compat.get_variable_store())
+        kwargs: dict[str, Any] = {"on_secret": _compat.mask_secret}
+        if self._clock is not None:
+            kwargs["clock"] = self._clock
+        if self._sleep is not None:
+            kwargs["sleep"] = self._sleep
+        return TrafficStarsClient(config, cache, **kwargs)
+
+    @cached_property
+    def client(self) -> TrafficStarsClient:
+        """Return the client of this hook (built on first use; one HTTP session per hook)."""
+        return self._make_client()
+
+    def get_conn(self) -> TrafficStarsClient:
+        """Return the :class:`TrafficStarsClient` of this hook."""
+        return self.client
+
+    # -- public API -------------------------------------------------------------------------------
+    def get_access_token(self, *, force_refresh: bool = False) -> str:
+        """Return a valid access token, from memory, the shared Variable, or a new exchange.
+
+        :param force_refresh: exchange the API key for a new token even if the cached one is fresh.
+        """
+        return self.client.token(force_refresh=force_refresh).access_token
+
+    def get_token(self, *, min_ttl: float = 0.0, force_refresh: bool = False) -> AccessToken:
+        """Return the shared token, renewed if it has less than ``min_ttl`` seconds left.
+
+        :param min_ttl: seconds the token must stay valid for.
+        :param force_refresh: renew regardless.
+        """
+        return self.client.token(force_refresh=force_refresh, min_ttl=min_ttl)
+
+    def get_session_info(self) -> dict[str, Any]:
+        """Return the session info (``POST /v1/auth/info``). It holds secrets: never log or return it raw."""
+        return self.client.session_info()
+
+    def logout(self) -> None:
+        """End the session of the cached token if it is still valid, and remove the cached token."""
+        self.client.logout()
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        retry_unsafe: bool = False,
+    ) -> requests.Response:
+        """Send an authenticated call to any TrafficStars endpoint, e.g. ``GET /v1.1/campaigns``.
+
+        List values in ``params`` are sent as ``name[]=a&name[]=b``.
+
+        :param retry_unsafe: also retry a POST/PUT/PATCH/DELETE after 5xx and read timeouts.
+        :raises TrafficStarsApiError: for a non-2xx answer, with ``status_code``, ``method``, ``endpoint``.
+        """
+        return self.client.request(
+            method, endpoint, params=params, json=json, data=data, headers=headers, retry_unsafe=retry_unsafe
+        )
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Exchange the API key for a token and read the session info, touching no shared state.
+
+        The token of the test is kept in memory only: the shared Variable is neither read nor written.
+        """
+        try:
+            client = self._make_client(MemoryTokenCache(f"test-connection-{id(self)}", store={}))
+            try:
+                token = client.token(force_refresh=True)
+                info = client.session_info()
+            finally:
+                client.close()
+        except TrafficStarsError as exc:
+            return False, str(exc)
+        except Exception as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        expires_in = info.get("expires_in", round(token.lifetime))
+        return True, f"Connected to {client.config.base_url}: the API key works (token valid for {expires_in} s)."
+
+    # -- Airflow 2 connection form (Airflow 3.2+ reads conn-fields from get_provider_info) -------------
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Return the extra fields of the connection form (Airflow 2 only; wtforms imported lazily)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+        from wtforms.validators import NumberRange, Optional
+
+        widgets: dict[str, Any] = {}
+        for f in EXTRA_FIELDS:
+            if f.type == "string":
+                widgets[f.name] = StringField(
+                    lazy_gettext(f.label), widget=BS3TextFieldWidget(), description=f.description
+                )
+            else:
+                widgets[f.name] = IntegerField(
+                    lazy_gettext(f.label),
+                    widget=BS3TextFieldWidget(),
+                    description=f.description,
+                    default=f.default,
+                    validators=[Optional(), NumberRange(min=f.minimum, max=f.maximum)],
+                )
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Return hidden fields, relabelling and placeholders of the form (Airflow 2 only)."""
+        return {
+            "hidden_fields": list(HIDDEN_FIELDS),
+            "relabeling": dict(RELABELING),
+            "placeholders": dict(PLACEHOLDERS),
+        }
