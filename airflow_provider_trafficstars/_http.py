@@ -11,9 +11,9 @@ from urllib.parse import urlsplit
 
 from pendulum import DateTime
 
+from airflow_provider_trafficstars.connection_fields import DEFAULT_BASE_URL
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
 
-DEFAULT_BASE_URL = "https://api.trafficstars.com"
 TOKEN_PATH = "/v1/auth/token"
 INFO_PATH = "/v1/auth/info"
 LOGOUT_PATH = "/v1/auth/logout"

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_trafficstars._http import DEFAULT_BASE_URL
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+# Airflow imports get_provider_info (and so this module) while it is still initialising its own
+# configuration: nothing here may import Airflow, or a module that does, at import time.
 
 CONN_TYPE = "trafficstars"
+DEFAULT_BASE_URL = "https://api.trafficstars.com"
 HIDDEN_FIELDS = ["login", "schema", "port"]
 RELABELING = {"password": "API key", "host": "Base URL"}
 PLACEHOLDERS = {
@@ -104,6 +105,8 @@ def read_extras(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
 
 
 def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
+    from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+
     def bad(why: str) -> TrafficStarsConfigError:
         return TrafficStarsConfigError(f"Connection {conn_id!r}: extra {f.name!r} {why}.")
 

@@ -6,13 +6,10 @@ ever holds the API key or a token: error bodies are scrubbed before they are kep
 
 from __future__ import annotations
 
-try:  # Airflow is optional for the client layer: the tree still works without it.
-    from airflow.exceptions import AirflowException as _Base
-except ImportError:  # pragma: no cover - Airflow is a dependency of the distribution
-    _Base = Exception  # type: ignore[assignment,misc]
+from airflow.exceptions import AirflowException
 
 
-class TrafficStarsError(_Base):
+class TrafficStarsError(AirflowException):
     """Base class of every error raised by this provider."""
 
 

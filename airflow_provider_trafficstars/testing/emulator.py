@@ -132,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             return b""
-        if not length.strip().isdigit():
+        if not (length.isascii() and length.strip().isdigit()):
             raise _ClientError(400, "invalid_request", "invalid Content-Length")
         if int(length) > MAX_BODY:
             raise _ClientError(413, "invalid_request", "request body too large")
@@ -163,9 +163,9 @@ class _Handler(BaseHTTPRequestHandler):
             if content_type is not None and (body or status >= 400):
                 self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
-        if body and self.command != "HEAD":
-            self._headers_buffer.append(body)  # one write for headers + body
         self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
 
     def _send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
@@ -335,7 +335,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw_ids = [v for k, v in params if k in ("campaign_id", "campaign_id[]")]
         ids: list[int] = []
         for raw in raw_ids:
-            if not raw.strip().isdigit():
+            if not (raw.isascii() and raw.strip().isdigit()):
                 raise _ClientError(400, "invalid_request", "campaign_id must be an integer")
             ids.append(int(raw))
         known = self.emu.campaign_ids
@@ -513,7 +513,7 @@ class TrafficStarsEmulator:
             self._port = int(server.server_address[1])
             self._stopping.clear()
             self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="ts-emulator", daemon=True
+                target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="ts-emulator", daemon=True
             )
             self._server = server
             self._thread.start()
@@ -527,11 +527,20 @@ class TrafficStarsEmulator:
         if server is None:
             return
         self._stopping.set()
-        server.shutdown()
+        self._shutdown(server)
         server.close_connections()
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+    def _shutdown(self, server: _Server) -> None:
+        """server.shutdown(), woken up by dummy connections instead of waiting for the poll interval."""
+        closer = threading.Thread(target=server.shutdown, name="ts-emulator-stop", daemon=True)
+        closer.start()
+        while closer.is_alive():
+            with contextlib.suppress(OSError), socket.create_connection((self._client_host, self._port), 0.2):
+                pass
+            closer.join(0.01)
 
     def __enter__(self) -> TrafficStarsEmulator:
         return self.start()
@@ -549,9 +558,13 @@ class TrafficStarsEmulator:
 
     @property
     def url(self) -> str:
-        host = "127.0.0.1" if self._host in ("", "0.0.0.0") else self._host
+        host = self._client_host
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    @property
+    def _client_host(self) -> str:
+        return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self._host, self._host)
 
     # -- inspection ----------------------------------------------------------------------------
     def request_log(self) -> list[RecordedRequest]:

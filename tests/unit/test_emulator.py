@@ -39,9 +39,7 @@ def session() -> Iterator[requests.Session]:
 
 
 def get_token(emu: TrafficStarsEmulator, session: requests.Session, key: str = "demo-key") -> str:
-    response = session.post(
-        emu.url + TOKEN, data={"grant_type": "refresh_token", "refresh_token": key}, timeout=5
-    )
+    response = session.post(emu.url + TOKEN, data={"grant_type": "refresh_token", "refresh_token": key}, timeout=5)
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -295,9 +293,7 @@ def test_report_rejects_bad_parameters(
 
 
 # -- control over HTTP, concurrency, lifecycle --------------------------------------------------------
-def test_control_endpoints_over_http_are_not_counted(
-    emu: TrafficStarsEmulator, session: requests.Session
-) -> None:
+def test_control_endpoints_over_http_are_not_counted(emu: TrafficStarsEmulator, session: requests.Session) -> None:
     token = get_token(emu, session)
     control = emu.url + "/_emulator/"
     assert session.post(control + "keys", json={"add": ["k2"], "remove": ["other-key"]}).status_code == 200
