@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_trafficstars import _compat
 from airflow_provider_trafficstars._compat import BaseHook
 from airflow_provider_trafficstars._http import normalize_base_url
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.connection_fields import (
     CONN_TYPE,
     EXTRA_FIELDS,
@@ -25,6 +24,10 @@ from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCac
 if TYPE_CHECKING:
     import requests
     from pendulum import DateTime
+
+    # Imported lazily at run time: requests and tenacity cost more to import than the rest of the
+    # provider, and a DAG file that only names the hook should parse fast.
+    from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 
 
 def default_token_variable(conn_id: str) -> str:
@@ -69,6 +72,8 @@ class TrafficStarsHook(BaseHook):
 
     # -- building the client ----------------------------------------------------------------------
     def _config(self) -> tuple[ClientConfig, str]:
+        from airflow_provider_trafficstars.client import ClientConfig
+
         conn = self.get_connection(self.trafficstars_conn_id)
         conn_id = self.trafficstars_conn_id
         api_key = (conn.password or "").strip()
@@ -89,6 +94,8 @@ class TrafficStarsHook(BaseHook):
         return config, extras["token_variable"] or default_token_variable(conn_id)
 
     def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
+        from airflow_provider_trafficstars.client import TrafficStarsClient
+
         config, variable = self._config()
         _compat.mask_secret(config.api_key)
         if cache is None:
