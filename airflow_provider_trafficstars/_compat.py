@@ -17,8 +17,16 @@ log = logging.getLogger(__name__)
 
 if AIRFLOW_V_3:
     from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, PokeReturnValue
+    from airflow.sdk import conf as conf
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
     from airflow.sdk.log import mask_secret as _mask_secret
 else:  # pragma: no cover - exercised by the Airflow 2 leg of the version matrix
+    from airflow.configuration import conf  # type: ignore[no-redef,assignment,unused-ignore]
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
     from airflow.models import BaseOperator  # type: ignore[no-redef,assignment,unused-ignore]
     from airflow.sensors.base import (  # type: ignore[no-redef,assignment,unused-ignore]
@@ -29,6 +37,9 @@ else:  # pragma: no cover - exercised by the Airflow 2 leg of the version matrix
         mask_secret as _mask_secret,
     )
 
+if TYPE_CHECKING:
+    from airflow.sdk import Connection, Context  # noqa: F401  (re-exported for type hints only)
+
 
 def mask_secret(value: str) -> None:
     """Register a secret with Airflow's masker so that no log line shows it."""
@@ -36,6 +47,39 @@ def mask_secret(value: str) -> None:
         _mask_secret(value)
     except Exception:  # the masker must never fail a task; the value is still never logged by us
         log.debug("Could not register a value with the secrets masker.", exc_info=True)
+
+
+async def amask_secret(value: str) -> None:
+    """Register a secret with Airflow's masker from async code (a trigger) without blocking the event loop."""
+    try:
+        if AIRFLOW_V_3:
+            from airflow.sdk.log import amask_secret as _amask_secret
+
+            await _amask_secret(value)
+        else:  # pragma: no cover - Airflow 2
+            _mask_secret(value)
+    except Exception:  # the masker must never fail a trigger; the value is still never logged by us
+        log.debug("Could not register a value with the secrets masker.", exc_info=True)
+
+
+async def aget_connection(conn_id: str) -> Connection:
+    """Return a connection from async code (a trigger), without blocking the event loop.
+
+    On Airflow 3 this is ``BaseHook.aget_connection``. ``dag.test()`` runs triggers with in-process comms
+    that cannot answer async requests, so a connection kept only in the metadata DB is then looked up
+    with the sync call in a worker thread.
+    """
+    from asgiref.sync import sync_to_async
+
+    if AIRFLOW_V_3:
+        from airflow.sdk.exceptions import AirflowNotFoundException
+
+        try:
+            return await BaseHook.aget_connection(conn_id)
+        except AirflowNotFoundException:
+            pass
+    conn: Connection = await sync_to_async(BaseHook.get_connection)(conn_id)
+    return conn
 
 
 def in_task_context() -> bool:
@@ -96,10 +140,16 @@ def get_variable_store() -> VariableStore:
 
 __all__ = [
     "AIRFLOW_V_3",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
     "BaseHook",
     "BaseOperator",
     "BaseSensorOperator",
     "PokeReturnValue",
+    "aget_connection",
+    "amask_secret",
+    "conf",
     "get_variable_store",
     "in_task_context",
     "mask_secret",

@@ -35,6 +35,36 @@ def default_token_variable(conn_id: str) -> str:
     return f"trafficstars_access_token_{conn_id}"
 
 
+def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None) -> tuple[ClientConfig, str]:
+    """Return the client settings and the token Variable key of a ``trafficstars`` connection.
+
+    Shared by the hook and the deferrable sensor's trigger (which fetches the connection asynchronously).
+
+    :param conn: the Airflow connection.
+    :param conn_id: its id, for error messages and the default Variable key.
+    :param max_retries: overrides the connection extra ``max_retries`` when given.
+    :raises TrafficStarsAuthError: (reason ``"missing_api_key"``) when the connection has no API key.
+    """
+    from airflow_provider_trafficstars.client import ClientConfig
+
+    api_key = (conn.password or "").strip()
+    if not api_key:
+        raise TrafficStarsAuthError(
+            f"Connection {conn_id!r} has no API key: put the TrafficStars API key in the connection's "
+            "password field (labelled 'API key' in the UI).",
+            reason="missing_api_key",
+        )
+    extras = read_extras(conn.extra_dejson or {}, conn_id)
+    config = ClientConfig(
+        base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
+        api_key=api_key,
+        timeout=extras["timeout"],
+        max_retries=extras["max_retries"] if max_retries is None else max_retries,
+        refresh_margin=extras["refresh_margin"],
+    )
+    return config, extras["token_variable"] or default_token_variable(conn_id)
+
+
 class TrafficStarsHook(BaseHook):
     """Interact with the TrafficStars API using one access token shared through an Airflow Variable.
 
@@ -46,6 +76,8 @@ class TrafficStarsHook(BaseHook):
     :param token_cache: where to share the token; by default the connection's Variable.
     :param clock: the current UTC time (tests inject one).
     :param sleep: the wait between retries (tests inject one).
+    :param max_retries: overrides the connection extra ``max_retries`` (a sensor poke uses 0: the next
+        poke is its retry).
     """
 
     conn_name_attr = "trafficstars_conn_id"
@@ -60,38 +92,24 @@ class TrafficStarsHook(BaseHook):
         token_cache: TokenCache | None = None,
         clock: Callable[[], DateTime] | None = None,
         sleep: Callable[[float], None] | None = None,
+        max_retries: int | None = None,
     ) -> None:
         super().__init__()
+        if max_retries is not None and max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
         self.trafficstars_conn_id = trafficstars_conn_id
         self._token_cache = token_cache
         self._clock = clock
         self._sleep = sleep
+        self._max_retries = max_retries
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(trafficstars_conn_id={self.trafficstars_conn_id!r})"
 
     # -- building the client ----------------------------------------------------------------------
     def _config(self) -> tuple[ClientConfig, str]:
-        from airflow_provider_trafficstars.client import ClientConfig
-
         conn = self.get_connection(self.trafficstars_conn_id)
-        conn_id = self.trafficstars_conn_id
-        api_key = (conn.password or "").strip()
-        if not api_key:
-            raise TrafficStarsAuthError(
-                f"Connection {conn_id!r} has no API key: put the TrafficStars API key in the connection's "
-                "password field (labelled 'API key' in the UI).",
-                reason="missing_api_key",
-            )
-        extras = read_extras(conn.extra_dejson or {}, conn_id)
-        config = ClientConfig(
-            base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
-            api_key=api_key,
-            timeout=extras["timeout"],
-            max_retries=extras["max_retries"],
-            refresh_margin=extras["refresh_margin"],
-        )
-        return config, extras["token_variable"] or default_token_variable(conn_id)
+        return connection_config(conn, self.trafficstars_conn_id, max_retries=self._max_retries)
 
     def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
         from airflow_provider_trafficstars.client import TrafficStarsClient
@@ -136,9 +154,12 @@ class TrafficStarsHook(BaseHook):
         """Return the session info (``POST /v1/auth/info``). It holds secrets: never log or return it raw."""
         return self.client.session_info()
 
-    def logout(self) -> None:
-        """End the session of the cached token if it is still valid, and remove the cached token."""
-        self.client.logout()
+    def logout(self) -> bool:
+        """End the session of the cached token if it is still valid, and remove the cached token.
+
+        :return: True when a logout call was sent (False: no valid token was cached).
+        """
+        return self.client.logout()
 
     def request(
         self,

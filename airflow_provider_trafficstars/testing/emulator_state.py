@@ -69,7 +69,8 @@ class IssuedToken(NamedTuple):
 
 @dataclass
 class FaultRule:
-    """An injected fault: ``kind`` is ``"fail"`` (answer status/body) or ``"drop"`` (close the socket)."""
+    """An injected fault: ``kind`` is ``"fail"`` (answer status/body), ``"drop"`` (close the socket) or
+    ``"truncate"`` (announce the whole body, send half of it, close the socket)."""
 
     kind: str
     remaining: int
@@ -175,7 +176,7 @@ class EmulatorState:
     def add_fault(self, rule: FaultRule) -> None:
         if rule.remaining < 0:
             raise ValueError("n must be >= 0")
-        if rule.kind == "fail" and not 200 <= rule.status <= 599:
+        if rule.kind in ("fail", "truncate") and not 200 <= rule.status <= 599:
             raise ValueError("status must be a final HTTP status code (200-599)")
         if rule.remaining:
             with self.lock:
@@ -221,6 +222,14 @@ class EmulatorState:
     def echoing(self) -> bool:
         with self.lock:
             return self.echo_secrets
+
+    def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
+        """Limit requests to ``(count, window seconds)``; ``None`` lifts the limit."""
+        if rate_limit is not None and (rate_limit[0] < 1 or not 0 < rate_limit[1] < math.inf):
+            raise ValueError("rate_limit must be (requests >= 1, finite window seconds > 0)")
+        with self.lock:
+            self.rate_limit = rate_limit
+            self._window.clear()
 
     def rate_limited(self) -> int | None:
         """Register one request; return Retry-After seconds when it exceeds the rate limit."""
