@@ -51,6 +51,15 @@ def airflow(env: dict[str, str], *args: str, log: Path) -> None:
     print(f"  airflow {' '.join(args[:3])} ... ok ({took:.1f} s, log: {log.relative_to(REPO)})")
 
 
+def _decode(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
 def xcoms(dag_id: str) -> dict[str, Any]:
     """Return {task_id[map_index]: value} of the latest run of a DAG, straight from the metadata DB."""
     from airflow.models import DagRun
@@ -66,8 +75,7 @@ def xcoms(dag_id: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
             name = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
-            value = row.value
-            out[name] = json.loads(value) if isinstance(value, str) else value
+            out[name] = _decode(row.value)
         return {"state": run.state, "xcom": out}
 
 
@@ -102,11 +110,21 @@ def main() -> int:
     for dag_id in DAGS:
         result = xcoms(dag_id)
         print(f"- {dag_id}: {result['state']}")
+        mapped: dict[str, list[Any]] = {}
         for task, value in result["xcom"].items():
+            if "[" in task:
+                mapped.setdefault(task.split("[")[0], []).append(value)
+                continue
             text = json.dumps(value, default=str)
             print(f"    {task}: {text if len(text) < 160 else text[:157] + '...'}")
+        for task, values in mapped.items():
+            rows = sum(len(v) for v in values if isinstance(v, list))
+            print(f"    {task}: {len(values)} mapped task instances, {rows} rows in all")
         if emulator:
             print(f"    token requests during this run: {counts[dag_id]}")
+    if emulator:
+        total = sum(counts.values())
+        print(f"- token requests in total: {total} ({', '.join(f'{d}: {n}' for d, n in counts.items())})")
     if emulator:
         stats = {f"{r.method} {r.path}": 0 for r in emulator.request_log()}
         for r in emulator.request_log():
