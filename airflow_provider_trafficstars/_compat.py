@@ -11,23 +11,41 @@ from packaging.version import Version
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.token_cache import VariableStore
 
-AIRFLOW_V_3 = Version(Version(AIRFLOW_VERSION).base_version) >= Version("3.0")
+_base_version = Version(Version(AIRFLOW_VERSION).base_version)
+AIRFLOW_V_3 = _base_version >= Version("3.0")
+# What each 3.x minor added to the Task SDK that we use (checked against the installed wheels):
+AIRFLOW_V_3_1 = _base_version >= Version("3.1")  # airflow.sdk.BaseHook, BaseHook.aget_connection
+AIRFLOW_V_3_2 = _base_version >= Version("3.2")  # airflow.sdk.conf, airflow.sdk.exceptions.Airflow*
+AIRFLOW_V_3_3 = _base_version >= Version("3.3")  # airflow.sdk.log.amask_secret
 
 log = logging.getLogger(__name__)
 
-if AIRFLOW_V_3:
-    from airflow.sdk import BaseHook, BaseOperator, BaseSensorOperator, PokeReturnValue
+if AIRFLOW_V_3_2:
     from airflow.sdk import conf as conf
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
-    from airflow.sdk.log import mask_secret as _mask_secret
-else:  # pragma: no cover - exercised by the Airflow 2 leg of the version matrix
-    from airflow.configuration import conf  # type: ignore[no-redef,assignment,unused-ignore]
-    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
+    from airflow.sdk.exceptions import (
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
     )
+else:  # pragma: no cover - exercised by the Airflow 2.11 / 3.0 legs of the version matrix
+    from airflow.configuration import conf  # type: ignore[no-redef,assignment,unused-ignore]
+    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
+        AirflowFailException,
+        AirflowNotFoundException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+
+if AIRFLOW_V_3_1:
+    from airflow.sdk import BaseHook
+else:  # pragma: no cover - Airflow 2.x and 3.0 keep BaseHook in airflow.hooks.base
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+if AIRFLOW_V_3:
+    from airflow.sdk import BaseOperator, BaseSensorOperator, PokeReturnValue
+    from airflow.sdk.log import mask_secret as _mask_secret
+else:  # pragma: no cover - exercised by the Airflow 2 leg of the version matrix
     from airflow.models import BaseOperator  # type: ignore[no-redef,assignment,unused-ignore]
     from airflow.sensors.base import (  # type: ignore[no-redef,assignment,unused-ignore]
         BaseSensorOperator,
@@ -52,11 +70,11 @@ def mask_secret(value: str) -> None:
 async def amask_secret(value: str) -> None:
     """Register a secret with Airflow's masker from async code (a trigger) without blocking the event loop."""
     try:
-        if AIRFLOW_V_3:
+        if AIRFLOW_V_3_3:
             from airflow.sdk.log import amask_secret as _amask_secret
 
             await _amask_secret(value)
-        else:  # pragma: no cover - Airflow 2
+        else:  # pragma: no cover - before 3.3 the masker has only the sync call, which does no I/O
             _mask_secret(value)
     except Exception:  # the masker must never fail a trigger; the value is still never logged by us
         log.debug("Could not register a value with the secrets masker.", exc_info=True)
@@ -71,9 +89,7 @@ async def aget_connection(conn_id: str) -> Connection:
     """
     from asgiref.sync import sync_to_async
 
-    if AIRFLOW_V_3:
-        from airflow.sdk.exceptions import AirflowNotFoundException
-
+    if AIRFLOW_V_3_1:  # Airflow 2.x and 3.0 have no async connection lookup
         try:
             return await BaseHook.aget_connection(conn_id)
         except AirflowNotFoundException:
@@ -91,12 +107,29 @@ def in_task_context() -> bool:
     return getattr(task_runner, "SUPERVISOR_COMMS", None) is not None
 
 
+def _forget_cached_variable(key: str) -> None:
+    """Drop ``key`` from Airflow's SecretCache, so that the next read sees the latest stored value.
+
+    That cache is off in task runs ([secrets] use_cache only covers DAG parsing), but it is on in a DAG
+    processor's callbacks; a process waiting for the token another one renews must never read a stale copy.
+    """
+    try:
+        if AIRFLOW_V_3_1:
+            from airflow.sdk.execution_time.cache import SecretCache
+        else:  # pragma: no cover - Airflow 2.x and 3.0
+            from airflow.secrets.cache import SecretCache  # type: ignore[no-redef,unused-ignore]
+        SecretCache.invalidate_variable(key)
+    except Exception:  # no such cache in this Airflow version: nothing to forget
+        log.debug("Could not invalidate the SecretCache entry of a Variable.", exc_info=True)
+
+
 class _SdkVariableStore:
     """Variables through the Task SDK (inside a task on Airflow 3)."""
 
     def get(self, key: str) -> str | None:
         from airflow.sdk import Variable
 
+        _forget_cached_variable(key)
         value: Any = Variable.get(key, default=None)
         return value
 
@@ -117,6 +150,7 @@ class _MetadataVariableStore:
     def get(self, key: str) -> str | None:
         from airflow.models import Variable
 
+        _forget_cached_variable(key)
         value: Any = Variable.get(key, default_var=None)
         return value
 
@@ -140,7 +174,11 @@ def get_variable_store() -> VariableStore:
 
 __all__ = [
     "AIRFLOW_V_3",
+    "AIRFLOW_V_3_1",
+    "AIRFLOW_V_3_2",
+    "AIRFLOW_V_3_3",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "BaseHook",

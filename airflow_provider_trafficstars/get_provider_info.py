@@ -31,6 +31,24 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_trafficstars.hooks.trafficstars"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_trafficstars.operators.trafficstars"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_trafficstars.sensors.trafficstars"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_trafficstars.triggers.trafficstars"],
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -78,7 +78,10 @@ def airflow_db() -> Path:
     """Create the Airflow metadata DB once per test session (SQLite in the temp AIRFLOW_HOME)."""
     from airflow.utils import db
 
+    from tests.airflow_compat import quiet_debug_logs
+
     db.initdb()
+    quiet_debug_logs()
     return AIRFLOW_HOME
 
 
@@ -101,8 +104,9 @@ def _delete_all_variables() -> None:
 
 def install_dag(source: Path) -> Any:
     """Copy a DAG file into the configured DAGs folder and return its single DAG, parsed by a DagBag."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_compat import dagbag_class
 
+    DagBag = dagbag_class()
     target = DAGS_FOLDER / source.name
     shutil.copyfile(source, target)
     bag = DagBag(str(target))
@@ -117,3 +121,51 @@ def variable(key: str) -> str | None:
 
     value: str | None = Variable.get(key, default_var=None)
     return value
+
+
+def run_xcoms(run: Any) -> dict[tuple[str, int], Any]:
+    """Return the ``return_value`` XComs of a DagRun, keyed by ``(task_id, map_index)``."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from tests.airflow_compat import xcom_model
+
+    XComModel = xcom_model()
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
+            )
+        ).all()
+        return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
+
+
+def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:
+    """Return the rendered template fields stored for a DagRun, keyed by ``(task_id, map_index)``."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(RTIF).where(RTIF.dag_id == run.dag_id, RTIF.run_id == run.run_id)).all()
+        return {(row.task_id, row.map_index): dict(row.rendered_fields) for row in rows}
+
+
+def task_states(run: Any) -> dict[str, str]:
+    """Return ``{task_id: state}`` of a DagRun (mapped tasks: ``task_id[map_index]``)."""
+    return {
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
+        for ti in run.get_task_instances()
+    }
+
+
+def task_logs() -> str:
+    """Return every task log file written under the temp AIRFLOW_HOME so far."""
+    return "".join(p.read_text(errors="replace") for p in (AIRFLOW_HOME / "logs").rglob("*") if p.is_file())
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    """Fail (without printing the secret) when any of ``secrets`` occurs in ``text``."""
+    for index, secret in enumerate(secrets):
+        assert secret, "an empty secret cannot be searched for"
+        assert secret not in text, f"secret #{index} leaked"

@@ -61,6 +61,7 @@ def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None
         timeout=extras["timeout"],
         max_retries=extras["max_retries"] if max_retries is None else max_retries,
         refresh_margin=extras["refresh_margin"],
+        single_flight=extras["single_flight"],
     )
     return config, extras["token_variable"] or default_token_variable(conn_id)
 
@@ -208,7 +209,7 @@ class TrafficStarsHook(BaseHook):
         """Return the extra fields of the connection form (Airflow 2 only; wtforms imported lazily)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
+        from wtforms import BooleanField, IntegerField, StringField
         from wtforms.validators import NumberRange, Optional
 
         widgets: dict[str, Any] = {}
@@ -217,6 +218,8 @@ class TrafficStarsHook(BaseHook):
                 widgets[f.name] = StringField(
                     lazy_gettext(f.label), widget=BS3TextFieldWidget(), description=f.description
                 )
+            elif f.type == "boolean":
+                widgets[f.name] = BooleanField(lazy_gettext(f.label), description=f.description, default=f.default)
             else:
                 widgets[f.name] = IntegerField(
                     lazy_gettext(f.label),

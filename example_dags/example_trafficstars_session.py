@@ -1,0 +1,87 @@
+"""
+### TrafficStars: the session flow, step by step
+
+The documented way to use the TrafficStars provider. No task ever handles a token: the hook behind
+every operator takes the connection's API key, keeps **one** access token per connection in the Airflow
+Variable `trafficstars_access_token_<conn_id>`, shares it between all tasks and workers, and renews it
+shortly before it expires.
+
+1. **refresh_token** (`TrafficStarsRefreshTokenOperator`): makes sure the shared token stays valid for
+   at least an hour, renewing it only if needed. Put it first: every task below reuses that token.
+   Its XCom is `{"expires_at": "<ISO 8601 UTC>"}`.
+2. **wait_for_session** (`TrafficStarsSessionSensor`): waits until TrafficStars accepts the
+   credentials. Rate limiting (429), server errors (5xx) and network trouble mean "try again later";
+   a rejected API key fails at once. Set `deferrable=True` to wait in the triggerer instead.
+3. **session_info** (`TrafficStarsSessionInfoOperator`): reads the session info. Its XCom holds
+   `expires_in`, `expires_at` and `token_type` only, never a token.
+4. **count_campaigns** (`TrafficStarsApiOperator`): an authenticated `GET /v1.1/campaigns`; the
+   `response_filter` keeps only the number of campaigns, so no payload lands in the XCom table.
+5. **logout** (`TrafficStarsLogoutOperator`): ends the session and clears the cached token. Other DAGs
+   on the same connection then take a new token; leave this step out where they run often.
+
+Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_trafficstars.operators.trafficstars import (
+    TrafficStarsApiOperator,
+    TrafficStarsLogoutOperator,
+    TrafficStarsRefreshTokenOperator,
+    TrafficStarsSessionInfoOperator,
+)
+from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
+
+if TYPE_CHECKING:
+    import requests
+
+
+def count_campaigns(response: requests.Response) -> int:
+    """Return the number of campaigns in a ``GET /v1.1/campaigns`` answer (a wrapped or a bare list)."""
+    payload = response.json()
+    campaigns = payload.get("response", []) if isinstance(payload, dict) else payload
+    return len(campaigns)
+
+
+with DAG(
+    dag_id="example_trafficstars_session",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    doc_md=__doc__,
+    tags=["example", "trafficstars"],
+):
+    refresh_token = TrafficStarsRefreshTokenOperator(
+        task_id="refresh_token",
+        min_ttl=3600,
+        doc_md="Renew the shared token if it has less than an hour left; downstream tasks reuse it.",
+    )
+    wait_for_session = TrafficStarsSessionSensor(
+        task_id="wait_for_session",
+        min_ttl=3600,
+        poke_interval=60,
+        timeout=1800,
+        mode="reschedule",
+        doc_md="Wait until TrafficStars accepts the credentials (429/5xx: poke again; bad key: fail).",
+    )
+    session_info = TrafficStarsSessionInfoOperator(
+        task_id="session_info",
+        doc_md="Read the session info; the XCom holds expires_in, expires_at and token_type only.",
+    )
+    campaigns = TrafficStarsApiOperator(
+        task_id="count_campaigns",
+        endpoint="/v1.1/campaigns",
+        response_filter=count_campaigns,
+        doc_md="An authenticated API call; only the number of campaigns goes to XCom.",
+    )
+    logout = TrafficStarsLogoutOperator(
+        task_id="logout",
+        doc_md="End the session and clear the cached token (every later task takes a new one).",
+    )
+
+    refresh_token >> wait_for_session >> session_info >> campaigns >> logout

@@ -1,0 +1,236 @@
+"""TrafficStarsSessionTrigger against the emulator (real HTTP), with an in-memory Variable store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pendulum
+import pytest
+import requests
+
+from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+from airflow_provider_trafficstars.session import SUMMARY_KEYS
+from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from airflow_provider_trafficstars.token import AccessToken, fingerprint
+from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
+from tests.conftest import assert_no_secret, conn_json, new_api_key
+
+TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
+INFO = "/v1/auth/info"
+
+
+class DictStore:
+    """A Variable store in a dict (what the triggerer's Task SDK store does, minus the API server)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self.values.pop(key, None)
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> DictStore:
+    store = DictStore()
+    monkeypatch.setattr(_compat, "get_variable_store", lambda: store)
+    return store
+
+
+@pytest.fixture
+def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    seen: list[str] = []
+
+    async def record(value: str) -> None:
+        seen.append(value)
+
+    monkeypatch.setattr(_compat, "amask_secret", record)
+    return seen
+
+
+def run(trigger: TrafficStarsSessionTrigger) -> tuple[list[dict[str, Any]], float]:
+    """Run the trigger to its first event (as the triggerer and ``dag.test()`` do)."""
+
+    async def first() -> list[dict[str, Any]]:
+        events = []
+        async for event in trigger.run():
+            events.append(event.payload)
+            break
+        return events
+
+    started = time.monotonic()
+    events = asyncio.run(first())
+    return events, time.monotonic() - started
+
+
+def deadline(seconds: float) -> str:
+    return pendulum.now("UTC").add(seconds=seconds).isoformat()
+
+
+# -- serialization --------------------------------------------------------------------------------
+def test_serialized_kwargs_hold_no_secret_and_round_trip(ts_conn: str, api_key: str) -> None:
+    trigger = TrafficStarsSessionTrigger(conn_id=ts_conn, min_ttl=60, poke_interval=0.5, timeout_at=1_900_000_000)
+    path, kwargs = trigger.serialize()
+    assert path == TRIGGER_PATH
+    assert kwargs == {
+        "conn_id": ts_conn,
+        "min_ttl": 60.0,
+        "poke_interval": 0.5,
+        "timeout_at": "2030-03-17T17:46:40+00:00",
+    }
+    assert_no_secret(json.dumps(kwargs), api_key)
+    assert TrafficStarsSessionTrigger(**kwargs).serialize() == (path, kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"min_ttl": -1}, {"poke_interval": float("inf")}, {"timeout_at": "soon"}, {"timeout_at": True}],
+)
+def test_bad_arguments_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TrafficStarsConfigError):
+        TrafficStarsSessionTrigger(**kwargs)
+
+
+# -- polling --------------------------------------------------------------------------------------
+def test_polls_through_503s_sleeping_between_polls(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str], api_key: str
+) -> None:
+    emulator.fail_next(3, 503, path=INFO)
+    events, elapsed = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    (event,) = events
+    assert event["status"] == "success" and set(event) == {"status", *SUMMARY_KEYS}
+    assert 35900 < event["expires_in"] <= 36000 and event["token_type"] == "Bearer"
+    assert emulator.count("POST", INFO) == 4
+    assert elapsed >= 3 * 0.2  # slept between polls: no spinning
+    assert emulator.token_requests == 1
+    token = emulator.issued_tokens[0]
+    # The new token went to the shared record (for the tasks downstream) and to the masker.
+    assert json.loads(store.values[TOKEN_VAR])["access_token"] == token
+    assert {api_key, token} <= set(masked)
+    assert_no_secret(json.dumps(event), api_key, token)
+
+
+def test_uses_a_fresh_shared_token_without_an_exchange(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str], api_key: str
+) -> None:
+    answer = requests.post(
+        f"{emulator.url}/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": api_key}, timeout=5
+    ).json()
+    token = AccessToken.from_token_response(
+        answer, now=pendulum.now("UTC"), fingerprint=fingerprint(emulator.url, api_key)
+    )
+    store.values[TOKEN_VAR] = token.to_record()
+    events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    assert events[0]["status"] == "success"
+    assert emulator.token_requests == 1  # only the one above
+    assert token.access_token in masked
+
+
+def test_a_revoked_shared_token_is_replaced_once(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
+) -> None:
+    run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    emulator.revoke_all()
+    events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    assert events[0]["status"] == "success"
+    assert emulator.token_requests == 2
+    assert json.loads(store.values[TOKEN_VAR])["access_token"] == emulator.issued_tokens[1]
+
+
+def test_a_rejected_key_is_an_error_event_without_retries(
+    emulator: TrafficStarsEmulator, store: DictStore, masked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = new_api_key()
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, wrong))
+    events, _ = run(TrafficStarsSessionTrigger(poke_interval=0.2, timeout_at=deadline(10)))
+    (event,) = events
+    assert (event["status"], event["kind"], event["reason"], event["status_code"]) == (
+        "error",
+        "auth",
+        "invalid_grant",
+        401,
+    )
+    assert emulator.token_requests == 1
+    assert TOKEN_VAR not in store.values
+    assert_no_secret(json.dumps(event), wrong)
+
+
+def test_a_connection_without_key_is_an_error_event(
+    emulator: TrafficStarsEmulator, store: DictStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, None))
+    events, _ = run(TrafficStarsSessionTrigger(timeout_at=deadline(10)))
+    assert (events[0]["status"], events[0]["reason"]) == ("error", "missing_api_key")
+    assert emulator.count() == 0
+
+
+def test_min_ttl_beyond_the_token_lifetime_is_an_error_event(
+    api_key: str, store: DictStore, masked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with TrafficStarsEmulator(api_keys=[api_key], token_lifetime=600) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
+        events, _ = run(TrafficStarsSessionTrigger(min_ttl=3600, poke_interval=0.2, timeout_at=deadline(10)))
+        assert (events[0]["status"], events[0]["kind"]) == ("error", "config")
+        assert emu.token_requests == 1
+
+
+def test_gives_up_at_the_deadline(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
+) -> None:
+    emulator.fail_next(1000, 503, path=INFO)
+    events, elapsed = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(1)))
+    (event,) = events
+    assert event["status"] == "timeout" and "503" in event["message"]
+    assert 0.9 <= elapsed < 10
+    # One poll every 0.2 s for 1 s, plus one at the deadline: at most 7, never a spin (fewer polls on a
+    # busy machine; that it polls again after a 503 is shown above).
+    assert 1 <= emulator.count("POST", INFO) <= 7
+
+
+def test_an_unreachable_api_is_transient(
+    api_key: str, store: DictStore, masked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = TrafficStarsEmulator(api_keys=[api_key]).start()
+    url = emu.url
+    emu.stop()
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(url, api_key))
+    events, _ = run(TrafficStarsSessionTrigger(poke_interval=0.1, timeout_at=deadline(0.5)))
+    assert events[0]["status"] == "timeout"
+    assert "could not be reached" in events[0]["message"]
+
+
+def test_an_undefined_connection_is_an_error_event(store: DictStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
+    events, _ = run(TrafficStarsSessionTrigger("nowhere", timeout_at=deadline(10)))
+    assert (events[0]["status"], events[0]["kind"]) == ("error", "config")
+    assert "nowhere" in events[0]["message"]
+
+
+# -- the sensor's side of the event contract ------------------------------------------------------
+def test_execute_complete_turns_events_into_results_or_errors() -> None:
+    from airflow_provider_trafficstars._compat import AirflowFailException, AirflowSensorTimeout
+    from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
+    from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
+
+    sensor = TrafficStarsSessionSensor(task_id="s", deferrable=True)
+    summary = {"expires_in": 100, "expires_at": "2030-01-01T00:00:00+00:00", "token_type": "Bearer"}
+    assert sensor.execute_complete({}, {"status": "success", **summary}) == summary
+    with pytest.raises(AirflowSensorTimeout):
+        sensor.execute_complete({}, {"status": "timeout", "message": "late"})
+    with pytest.raises(AirflowFailException):
+        sensor.execute_complete({}, {"status": "error", "kind": "auth", "message": "rejected"})
+    with pytest.raises(TrafficStarsApiError) as info:
+        event = {"status": "error", "kind": "api", "status_code": 404, "method": "POST", "endpoint": INFO}
+        sensor.execute_complete({}, {**event, "message": "gone"})
+    assert (info.value.status_code, info.value.endpoint) == (404, INFO)
+    with pytest.raises(AirflowFailException):
+        sensor.execute_complete({}, {"status": "success"})  # a malformed event is not a success
