@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -28,6 +29,18 @@ _SECRET_FIELD = re.compile(
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _is_host_name(name: str) -> bool:
+    """Return True for a DNS name (ASCII labels) or an IPv6 literal; urlsplit accepts far more."""
+    if ":" in name:
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+        return True
+    return len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
 
 
 def normalize_base_url(host: str | None, *, port: int | None = None, conn_id: str = "?") -> str:
@@ -35,12 +48,23 @@ def normalize_base_url(host: str | None, *, port: int | None = None, conn_id: st
 
     :raises TrafficStarsConfigError: for a scheme other than http/https or a URL without a host name.
     """
-    raw = (host or "").strip().rstrip("/")
-    if not raw:
+    raw = (host or "").strip()
+    if not raw.rstrip("/"):
         return DEFAULT_BASE_URL
     if "://" not in raw:
         raw = f"https://{raw}"
-    parts = urlsplit(raw)
+    # Strip trailing slashes only now: "http://" must stay a URL without a host, not become "https://http:".
+    raw = raw.rstrip("/")
+    unusable = TrafficStarsConfigError(
+        f"Connection {conn_id!r}: host is not a usable URL; set it to the API's base URL such as "
+        f"{DEFAULT_BASE_URL} (or leave it empty for that default)."
+    )
+    if any(ch.isspace() or not ch.isprintable() for ch in raw):
+        raise unusable
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise unusable from None
     if parts.scheme.lower() not in ("http", "https"):
         raise TrafficStarsConfigError(
             f"Connection {conn_id!r}: host must be an http:// or https:// URL such as "
@@ -51,10 +75,9 @@ def normalize_base_url(host: str | None, *, port: int | None = None, conn_id: st
     except ValueError:
         url_port = -1
     if not parts.hostname or url_port == -1 or parts.query or parts.fragment or "@" in parts.netloc:
-        raise TrafficStarsConfigError(
-            f"Connection {conn_id!r}: host is not a usable URL; set it to the API's base URL such as "
-            f"{DEFAULT_BASE_URL} (or leave it empty for that default)."
-        )
+        raise unusable
+    if not _is_host_name(parts.hostname):  # e.g. "%" or "¡": requests would refuse it on every call
+        raise unusable
     netloc = parts.netloc
     if port and parts.port is None:
         netloc = f"{netloc}:{port}"

@@ -36,8 +36,15 @@ def fingerprint(base_url: str, api_key: str) -> str:
 
 
 def _is_usable_token(value: Any) -> bool:
-    # A token goes into an HTTP header: refuse anything that could break or inject into it.
-    return isinstance(value, str) and 0 < len(value) <= 16384 and value.isprintable() and " " not in value
+    # A token goes into an HTTP header: refuse anything that could break or inject into it, and anything
+    # outside printable ASCII (http.client encodes headers as latin-1 and would crash mid-request).
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 16384
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 @dataclass(frozen=True, repr=False)
@@ -127,6 +134,8 @@ class AccessToken:
         expires_at = _parse_time(data["expires_at"])
         if obtained_at is None or expires_at is None or expires_at <= obtained_at:
             return None
+        if (expires_at - obtained_at).total_seconds() > MAX_LIFETIME:
+            return None  # no token answer yields this (lifetimes are capped): the record is not ours
         return cls(data["access_token"], "Bearer", obtained_at, expires_at, expected_fingerprint)
 
     # -- the token answer -------------------------------------------------------------------------
@@ -185,10 +194,13 @@ def _parse_lifetime(value: Any, present: bool) -> float | str:
             return "expires_in is not a number"
     if not isinstance(value, (int, float)):
         return f"expires_in is {_describe(value)}, expected a number of seconds"
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):
         return "expires_in is not a finite number"
     if value <= 0:
         return "expires_in is zero or negative"
+    if value < 1:
+        return "expires_in is less than one second"
+    # Compare before converting: float() of a huge JSON integer raises OverflowError.
     return float(min(value, MAX_LIFETIME))
 
 

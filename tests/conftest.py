@@ -78,10 +78,10 @@ def airflow_db() -> Path:
     """Create the Airflow metadata DB once per test session (SQLite in the temp AIRFLOW_HOME)."""
     from airflow.utils import db
 
-    from tests.airflow_compat import quiet_debug_logs
+    from tests.airflow_compat import configure_test_logging
 
     db.initdb()
-    quiet_debug_logs()
+    configure_test_logging()
     return AIRFLOW_HOME
 
 
@@ -128,7 +128,7 @@ def run_xcoms(run: Any) -> dict[tuple[str, int], Any]:
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from tests.airflow_compat import xcom_model
+    from tests.airflow_compat import xcom_model, xcom_value
 
     XComModel = xcom_model()
     with create_session() as session:
@@ -137,7 +137,7 @@ def run_xcoms(run: Any) -> dict[tuple[str, int], Any]:
                 XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
             )
         ).all()
-        return {(row.task_id, row.map_index): XComModel.deserialize_value(row) for row in rows}
+        return {(row.task_id, row.map_index): xcom_value(row) for row in rows}
 
 
 def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:

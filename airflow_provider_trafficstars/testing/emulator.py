@@ -11,8 +11,9 @@ or from a shell::
 
 It is strict where the documented API is strict (form-encoded token requests, bearer tokens that
 expire or get revoked, no JSON content type on GET) and offers fault injection (errors, dropped
-connections, latency, odd token answers, rate limiting). Paths under ``/_emulator/`` control it
-over HTTP for other processes; they are never logged, counted, faulted or authenticated.
+connections, answers cut off mid-body, latency, odd token answers, rate limiting). Paths under
+``/_emulator/`` control it over HTTP for other processes; they are never logged, counted, faulted or
+authenticated.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ ROUTES: dict[str, dict[str, str]] = {
 CONTROL_ROUTES: dict[str, str] = {
     "stats": "GET", "reset": "POST", "revoke": "POST", "advance": "POST", "fail": "POST",
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
+    "truncate": "POST", "token_response": "POST", "rate_limit": "POST",
 }  # fmt: skip
 MAX_BODY = 10 * 1024 * 1024
 MAX_REPORT_DAYS = 3660
@@ -167,6 +169,24 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
+    def _send_truncated(self, fault: FaultRule) -> None:
+        """Announce a whole body in Content-Length, send only half of it and close the connection."""
+        body = fault.body
+        if body is None:
+            body = json.dumps({"response": [campaign(i) for i in range(1, 41)]}).encode()
+        self._responded = True
+        if self._recording is not None:
+            method, path, query, at = self._recording
+            self._recording = None
+            self.emu.state.record(RecordedRequest(method, path, query, fault.status, self._header_dict(), b"", at))
+        self.send_response(fault.status)
+        self.send_header("Content-Type", fault.content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
     def _send_json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), "application/json", headers)
 
@@ -245,6 +265,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.record(RecordedRequest(m, p, q, 0, self._header_dict(), self._body, at))
             self._recording = None
             self.close_connection = True  # closing without a byte: the client sees a disconnect
+            return
+        if fault is not None and fault.kind == "truncate":
+            self._send_truncated(fault)
             return
         if fault is not None:
             extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -383,6 +406,17 @@ class _Handler(BaseHTTPRequestHandler):
             emu.echo_secrets_in_errors(bool(args.get("on", True)))
         elif name == "drop":
             emu.drop_next(_int(args, "n", 1), path=path)
+        elif name == "truncate":
+            emu.truncate_next(_int(args, "n", 1), path=path)
+        elif name == "token_response":
+            emu.set_token_response(
+                _opt(args, "body", str),
+                status=_int(args, "status", 200),
+                content_type=_opt(args, "content_type", str) or "application/json",
+            )
+        elif name == "rate_limit":
+            limit = args.get("requests")
+            emu.set_rate_limit(None if limit is None else (_int(args, "requests", 0), _number(args, "window")))
         elif name == "fail":
             retry_after = args.get("retry_after")
             emu.fail_next(
@@ -613,8 +647,17 @@ class TrafficStarsEmulator:
     def drop_next(self, n: int, *, path: str | None = None) -> None:
         self.state.add_fault(FaultRule("drop", n, path=path))
 
+    def truncate_next(self, n: int, *, path: str | None = None, body: str | bytes | None = None) -> None:
+        """Answer the next ``n`` matching calls with 200, a full Content-Length and only half the body."""
+        raw = body.encode() if isinstance(body, str) else body
+        self.state.add_fault(FaultRule("truncate", n, 200, path=path, body=raw))
+
     def set_latency(self, seconds: float, *, path: str | None = None) -> None:
         self.state.set_latency(seconds, path)
+
+    def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
+        """Answer 429 with Retry-After once more than ``count`` calls arrive within ``window`` seconds."""
+        self.state.set_rate_limit(rate_limit)
 
     def set_token_response(
         self, body: str | bytes | None, *, status: int = 200, content_type: str = "application/json"

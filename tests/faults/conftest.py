@@ -1,0 +1,93 @@
+"""Fixtures of the fault-injection suite: a hook on a connection with chosen extras, recorded waits, and a
+listener that never accepts (a connect timeout the emulator cannot produce, since the kernel completes the
+handshake for any socket that listens)."""
+
+from __future__ import annotations
+
+import importlib
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from tests.conftest import conn_json
+
+CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
+TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
+CAMPAIGNS = "/v1.1/campaigns"
+TOKEN_PATH = "/v1/auth/token"
+
+
+class Waits(list[float]):
+    """An injected ``sleep`` that records each wait instead of sleeping."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def waits() -> Waits:
+    return Waits()
+
+
+@pytest.fixture
+def make_hook(
+    monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str, waits: Waits
+) -> Callable[..., TrafficStarsHook]:
+    """Return ``make(url=..., key=..., sleep=..., **extras)``: defines the connection, returns a hook.
+
+    By default the hook points at the emulator, uses the test's API key and records its waits in ``waits``.
+    """
+
+    def make(
+        *, url: str | None = None, key: str | None = None, sleep: Any = waits, hook_kwargs: Any = None, **extra: Any
+    ) -> TrafficStarsHook:
+        monkeypatch.setenv(CONN_ENV, conn_json(url or emulator.url, key or api_key, **extra))
+        return TrafficStarsHook(sleep=sleep, **(hook_kwargs or {}))
+
+    return make
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A URL whose TCP connect never completes: a listener with a full backlog that never accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    for _ in range(8):  # fill the accept queue; the next SYN is dropped and connect() hangs
+        filler = socket.socket()
+        filler.settimeout(0.2)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except OSError:
+            filler.close()
+            break
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets_maskers() -> Iterator[None]:
+    """Forget the masked values of earlier tests (in the Task SDK's masker and in the core one).
+
+    Every token answer registers a ~2 KB id_token, every Variable read registers the record (and the
+    garbage of the cache tests), and each masker recompiles one regex of all its values every time:
+    after a few dozen tests that alone costs seconds per test.
+    """
+    yield
+    for module in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
+        try:
+            masker = importlib.import_module(module)
+        except ImportError:  # Airflow 2: one masker per process, and the suite is short
+            continue
+        masker.reset_secrets_masker()

@@ -1,0 +1,344 @@
+"""Fault injection, part 3: a slow, rate-limiting, failing or unreachable server.
+
+Every retry is bounded by ``max_retries`` (a connection extra); waits are recorded through the hook's
+injected ``sleep`` except in the wall-clock tests, which sleep for real with small settings.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsTransportError
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from airflow_provider_trafficstars.token_cache import MemoryTokenCache
+from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH, Waits
+
+pytestmark = pytest.mark.integration
+DEFAULTS = ClientConfig(base_url="https://x", api_key="k")
+
+
+def warm(hook: TrafficStarsHook, waits: Waits) -> None:
+    """Obtain the token first, so the waits recorded afterwards are the retries of the call under test."""
+    hook.get_access_token()
+    waits.clear()
+
+
+def backoff_range(retry: int) -> tuple[float, float]:
+    """The documented wait before retry ``retry`` (1-based): base * 2**(retry-1), jittered to 50-100 %."""
+    step = min(DEFAULTS.backoff_max, DEFAULTS.backoff_base * 2 ** (retry - 1))
+    return step * 0.5, step
+
+
+@pytest.fixture
+def hook(
+    airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], waits: Waits
+) -> TrafficStarsHook:
+    h = make_hook(max_retries=2, timeout=1)
+    warm(h, waits)
+    return h
+
+
+# -- 429 -----------------------------------------------------------------------------------------------
+def test_429_waits_retry_after_seconds_then_succeeds(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.fail_next(1, 429, retry_after="7", path=CAMPAIGNS)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert waits == [7.0]
+    assert emulator.count("GET", CAMPAIGNS) == 2
+
+
+def test_429_retry_after_http_date_waits_until_then(
+    airflow_db: Path,
+    clean_variables: None,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    waits: Waits,
+) -> None:
+    now = pendulum.datetime(2026, 11, 27, 3, 0, 0, tz="UTC")
+    hook = make_hook(max_retries=2, hook_kwargs={"clock": lambda: now})
+    warm(hook, waits)
+    when = datetime.fromtimestamp(now.add(seconds=12).timestamp(), timezone.utc)
+    emulator.fail_next(1, 429, retry_after=email.utils.format_datetime(when, usegmt=True), path=CAMPAIGNS)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert waits == [12.0]
+
+
+@pytest.mark.parametrize("retry_after", ["3600", "Fri, 31 Dec 2100 23:59:59 GMT"])
+def test_retry_after_is_capped_at_retry_after_max(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, retry_after: str
+) -> None:
+    assert DEFAULTS.retry_after_max == 60
+    emulator.fail_next(1, 429, retry_after=retry_after, path=CAMPAIGNS)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert waits == [60.0]
+
+
+@pytest.mark.parametrize("retry_after", [None, "soon", "-5"])
+def test_missing_or_garbage_retry_after_falls_back_to_bounded_backoff(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, retry_after: str | None
+) -> None:
+    emulator.fail_next(1, 429, retry_after=retry_after, path=CAMPAIGNS)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert len(waits) == 1
+    low, high = (0.0, 0.0) if retry_after == "-5" else backoff_range(1)  # a past time: retry at once
+    assert low <= waits[0] <= high
+
+
+def test_429_that_never_ends_gives_up_after_max_retries(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.fail_next(100, 429, retry_after="1", path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("GET", CAMPAIGNS)
+    err = info.value
+    assert (err.status_code, err.method, err.endpoint, err.attempts) == (429, "GET", CAMPAIGNS, 3)
+    assert waits == [1.0, 1.0]
+    assert emulator.count("GET", CAMPAIGNS) == 3
+
+
+def test_emulated_rate_limit_is_ridden_out_through_retry_after(
+    airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
+) -> None:
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:  # waiting moves the emulator's clock instead of ours
+        waited.append(seconds)
+        emulator.advance(seconds)
+
+    emulator.set_rate_limit((3, 60.0))
+    hook = make_hook(max_retries=3, sleep=sleep)
+    for _ in range(6):
+        assert hook.request("GET", CAMPAIGNS).status_code == 200
+    limited = [r for r in emulator.request_log() if r.status == 429]
+    assert limited, "the rate limit was never hit: the test proves nothing"
+    retry_waits = [w for w in waited if w >= 1]
+    assert len(retry_waits) == len(limited)
+    assert all(w <= DEFAULTS.retry_after_max for w in retry_waits)
+
+
+# -- 5xx -----------------------------------------------------------------------------------------------
+def test_5xx_on_get_backs_off_exponentially_and_recovers(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.fail_next(2, 503, path=CAMPAIGNS)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert len(waits) == 2
+    for retry, wait in enumerate(waits, start=1):
+        low, high = backoff_range(retry)
+        assert low <= wait <= high
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_that_persists_is_an_api_error_after_max_retries(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, status: int
+) -> None:
+    emulator.fail_next(100, status, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("GET", CAMPAIGNS, params={"status": "active"})
+    err = info.value
+    assert type(err) is TrafficStarsApiError
+    assert (err.status_code, err.method, err.endpoint, err.attempts) == (status, "GET", CAMPAIGNS, 3)
+    assert len(waits) == 2
+    assert emulator.count("GET", CAMPAIGNS) == 3
+
+
+def test_5xx_on_post_is_not_retried_unless_the_caller_opts_in(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.fail_next(1, 502, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("POST", CAMPAIGNS, json={"name": "x"})
+    assert (info.value.status_code, info.value.attempts) == (502, 1)
+    assert waits == [] and emulator.count("POST", CAMPAIGNS) == 1
+
+    emulator.fail_next(1, 502, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("POST", CAMPAIGNS, json={"name": "x"}, retry_unsafe=True)
+    # Retried once: the emulator then answers what it answers every POST there (405, no retry).
+    assert info.value.status_code == 405
+    assert len(waits) == 1 and emulator.count("POST", CAMPAIGNS) == 3
+
+
+def test_5xx_on_the_token_endpoint_is_retried_then_an_api_error(
+    airflow_db: Path,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    waits: Waits,
+) -> None:
+    # A memory cache: the shared Variable's renewal lease would add its own (short) settle wait.
+    hook = make_hook(max_retries=2, hook_kwargs={"token_cache": MemoryTokenCache("t5xx", store={})})
+    emulator.fail_next(100, 503, path=TOKEN_PATH)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("GET", CAMPAIGNS)
+    err = info.value
+    assert (err.status_code, err.method, err.endpoint, err.attempts) == (503, "POST", TOKEN_PATH, 3)
+    assert len(waits) == 2 and emulator.token_requests == 3
+    assert emulator.count("GET", CAMPAIGNS) == 0
+
+
+# -- broken connections and timeouts -------------------------------------------------------------------
+def test_connection_reset_on_get_is_retried(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.drop_next(1, path=CAMPAIGNS)
+    emulator.truncate_next(1, path=CAMPAIGNS)  # then an answer cut off mid-body
+    assert hook.request("GET", CAMPAIGNS).json()["response"]
+    assert len(waits) == 2 and emulator.count("GET", CAMPAIGNS) == 3
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate"])
+def test_connection_reset_that_persists_is_a_transport_error(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, fault: str
+) -> None:
+    getattr(emulator, f"{fault}_next")(100, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("GET", CAMPAIGNS)
+    err = info.value
+    assert (err.kind, err.status_code, err.method, err.endpoint, err.attempts) == ("reset", None, "GET", CAMPAIGNS, 3)
+    assert len(waits) == 2
+
+
+def test_connection_reset_on_post_is_not_retried(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.drop_next(1, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("POST", CAMPAIGNS, json={"name": "x"})
+    assert (info.value.kind, info.value.attempts) == ("reset", 1)
+    assert waits == [] and emulator.count("POST", CAMPAIGNS) == 1
+
+
+def test_read_timeout_on_get_is_retried_and_recovers(
+    airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
+) -> None:
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the server recovers while we wait
+        waited.append(seconds)
+        emulator.set_latency(0, path=CAMPAIGNS)
+
+    hook = make_hook(max_retries=2, timeout=1, sleep=sleep)
+    hook.get_access_token()
+    waited.clear()
+    emulator.set_latency(1.5, path=CAMPAIGNS)
+    started = time.monotonic()
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert 1.0 <= time.monotonic() - started < 1.5
+    assert len(waited) == 1 and emulator.count("GET", CAMPAIGNS) == 2
+
+
+def test_read_timeout_that_persists_is_a_timeout_error(
+    airflow_db: Path,
+    clean_variables: None,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    waits: Waits,
+) -> None:
+    hook = make_hook(max_retries=1, timeout=1)
+    warm(hook, waits)
+    emulator.set_latency(1.5, path=CAMPAIGNS)
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("GET", CAMPAIGNS)
+    elapsed = time.monotonic() - started
+    err = info.value
+    assert (err.kind, err.status_code, err.method, err.endpoint, err.attempts) == ("timeout", None, "GET", CAMPAIGNS, 2)
+    assert 2.0 <= elapsed < 2.0 + 0.8  # timeout x (max_retries + 1); the waits were recorded, not slept
+    assert len(waits) == 1
+
+
+def test_read_timeout_on_post_is_not_retried(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.set_latency(1.5, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("POST", CAMPAIGNS, json={"name": "x"})
+    assert (info.value.kind, info.value.attempts) == ("timeout", 1)
+    assert waits == [] and emulator.count("POST", CAMPAIGNS) == 1
+
+
+def test_read_timeout_on_the_token_endpoint_is_retried(
+    airflow_db: Path, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
+) -> None:
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        emulator.set_latency(0, path=TOKEN_PATH)
+
+    cache = MemoryTokenCache("t-timeout", store={})  # no renewal lease: its settle wait would call sleep too
+    hook = make_hook(max_retries=1, timeout=1, sleep=sleep, hook_kwargs={"token_cache": cache})
+    emulator.set_latency(1.5, path=TOKEN_PATH)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert len(waited) == 1 and emulator.token_requests == 2
+
+
+def test_connect_timeout_is_retried_and_bounded(
+    make_hook: Callable[..., TrafficStarsHook], blackhole: str, waits: Waits
+) -> None:
+    cache = MemoryTokenCache("ct", store={})
+    hook = make_hook(url=blackhole, max_retries=1, timeout=1, hook_kwargs={"token_cache": cache})
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.get_access_token()
+    elapsed = time.monotonic() - started
+    err = info.value
+    assert (err.kind, err.method, err.endpoint, err.attempts) == ("connect", "POST", TOKEN_PATH, 2)
+    assert "could not be reached" in str(err)
+    assert 2.0 <= elapsed < 2.0 + 0.8  # each attempt waited the whole timeout, no longer
+    assert len(waits) == 1
+
+
+# -- the server is down for the whole run: bounded wall time, measured with real sleeps -----------------
+def test_server_down_for_the_whole_run_fails_in_bounded_time(
+    airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
+) -> None:
+    hook = make_hook(max_retries=1, timeout=1, sleep=time.sleep)
+    config = hook.client.config
+    emulator.stop()  # connection refused from now on
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("GET", CAMPAIGNS)
+    elapsed = time.monotonic() - started
+    err = info.value
+    assert (err.kind, err.attempts) == ("connect", 2)
+    assert "could not be reached" in str(err)
+    # The documented bound, and the tighter one of these settings: one backoff step (at most 1 s) plus the
+    # single-flight settle wait of the shared Variable (at most 1 s) plus slack.
+    assert elapsed <= config.timeout * (config.max_retries + 1) + config.backoff_budget
+    assert elapsed <= backoff_range(1)[1] + 1.0 + 0.5
+    assert elapsed >= backoff_range(1)[0]  # it did back off, for real
+
+
+def test_unreachable_server_wall_time_stays_within_timeout_times_attempts_plus_backoff_budget(
+    blackhole: str,
+) -> None:
+    # Connect timeouts (each attempt lasts the whole timeout) with a small backoff budget, real sleeps.
+    config = ClientConfig(
+        base_url=blackhole, api_key="k-0123456789", timeout=0.5, max_retries=3, backoff_base=0.2, backoff_budget=0.25
+    )
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    client = TrafficStarsClient(config, MemoryTokenCache("budget", store={}), sleep=sleep)
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        client.token()
+    elapsed = time.monotonic() - started
+    assert info.value.kind == "connect"
+    assert sum(slept) <= config.backoff_budget
+    assert config.timeout * info.value.attempts <= elapsed
+    assert elapsed <= config.timeout * (config.max_retries + 1) + config.backoff_budget + 0.3
