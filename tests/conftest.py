@@ -6,6 +6,8 @@ The Airflow environment is set at import time, before anything imports Airflow, 
 
 from __future__ import annotations
 
+import atexit
+import importlib
 import json
 import os
 import secrets
@@ -19,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="ts-airflow-home-"))
+atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
 DAGS_FOLDER = AIRFLOW_HOME / "dags"
 DAGS_FOLDER.mkdir()
 os.environ.update(
@@ -169,3 +172,20 @@ def assert_no_secret(text: str, *secrets: str) -> None:
     for index, secret in enumerate(secrets):
         assert secret, "an empty secret cannot be searched for"
         assert secret not in text, f"secret #{index} leaked"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets_maskers() -> Iterator[None]:
+    """Forget the masked values of earlier tests (in the Task SDK's masker and in the core one).
+
+    Every token answer registers a ~2 KB id_token, every Variable read registers the record (and the
+    garbage of the cache tests), and each masker recompiles one regex of all its values every time:
+    after a few dozen tests that alone costs seconds per test.
+    """
+    yield
+    for module in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
+        try:
+            masker = importlib.import_module(module)
+        except ImportError:  # Airflow 2: one masker per process, and the suite is short
+            continue
+        masker.reset_secrets_masker()

@@ -4,7 +4,6 @@ handshake for any socket that listens)."""
 
 from __future__ import annotations
 
-import importlib
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -74,20 +73,3 @@ def blackhole() -> Iterator[str]:
         for filler in fillers:
             filler.close()
         listener.close()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets_maskers() -> Iterator[None]:
-    """Forget the masked values of earlier tests (in the Task SDK's masker and in the core one).
-
-    Every token answer registers a ~2 KB id_token, every Variable read registers the record (and the
-    garbage of the cache tests), and each masker recompiles one regex of all its values every time:
-    after a few dozen tests that alone costs seconds per test.
-    """
-    yield
-    for module in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
-        try:
-            masker = importlib.import_module(module)
-        except ImportError:  # Airflow 2: one masker per process, and the suite is short
-            continue
-        masker.reset_secrets_masker()
