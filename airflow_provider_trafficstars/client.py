@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 import tenacity
+import urllib3
 from pendulum import DateTime
 
 from airflow_provider_trafficstars import _http
@@ -27,7 +28,7 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsTransportError,
 )
 from airflow_provider_trafficstars.token import AccessToken, fingerprint, utcnow
-from airflow_provider_trafficstars.token_cache import TokenCache
+from airflow_provider_trafficstars.token_cache import LeaseTimings, SingleFlight, TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ class ClientConfig:
     :param backoff_max: longest single backoff wait in seconds.
     :param retry_after_max: longest wait honoured from a ``Retry-After`` header.
     :param backoff_budget: most seconds spent waiting between attempts of one call, all retries together.
+    :param single_flight: renew a stale token in one process while the others wait for it (a lease next
+        to the cached token, see :class:`~airflow_provider_trafficstars.token_cache.SingleFlight`).
+    :param lease: the delays of that lease.
     """
 
     base_url: str
@@ -65,6 +69,8 @@ class ClientConfig:
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
     backoff_budget: float = 120.0
+    single_flight: bool = True
+    lease: LeaseTimings = field(default_factory=LeaseTimings)
 
     @property
     def fingerprint(self) -> str:
@@ -86,9 +92,17 @@ def _transport_kind(exc: Exception) -> str:
         return "connect"
     if isinstance(exc, requests.Timeout):
         return "timeout"
-    text = repr(exc)
-    if "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text:
-        return "connect"
+    # requests wraps urllib3's errors: walk the chain of reasons and causes and decide by type.
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or current in seen or len(seen) > 20:
+            continue
+        seen.append(current)
+        if isinstance(current, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+            return "connect"  # nothing was sent: always safe to retry
+        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
     return "reset"
 
 
@@ -124,6 +138,7 @@ class TrafficStarsClient:
         self._token: AccessToken | None = None
         self._lock = _lock_for(cache.key)
         self.token_requests = 0
+        self._single_flight = SingleFlight(cache, clock=clock, sleep=sleep, timings=config.lease)
 
     def __repr__(self) -> str:
         return f"TrafficStarsClient(base_url={self.config.base_url!r}, cache={self.cache!r})"
@@ -149,20 +164,22 @@ class TrafficStarsClient:
     def token(self, *, force_refresh: bool = False, min_ttl: float = 0.0) -> AccessToken:
         """Return a token valid for at least ``min_ttl`` more seconds (and outside the refresh margin).
 
-        Reads the cache at most once per renewal; renews under the process lock, re-checking first.
+        Reads the cache at most once per renewal; renews under the process lock, re-checking first, and
+        across processes under a lease (unless ``force_refresh``: an explicit request renews at once).
         """
         if not force_refresh and self._usable(self._token, self._clock(), min_ttl):
             return self._token  # type: ignore[return-value]
         with self._lock:
-            if not force_refresh:
-                now = self._clock()
-                if self._usable(self._token, now, min_ttl):
-                    return self._token  # type: ignore[return-value]
-                cached = self._load_cached()
-                if self._usable(cached, now, min_ttl):
-                    self._token = cached
-                    return cached  # type: ignore[return-value]
-            return self._renew()
+            if force_refresh:
+                return self._renew()
+            now = self._clock()
+            if self._usable(self._token, now, min_ttl):
+                return self._token  # type: ignore[return-value]
+            cached = self._load_cached()
+            if self._usable(cached, now, min_ttl):
+                self._token = cached
+                return cached  # type: ignore[return-value]
+            return self._renew_shared(min_ttl)
 
     def _replace_rejected(self, rejected: AccessToken) -> AccessToken:
         """Return a token other than ``rejected``: one another task already stored, else a new one."""
@@ -176,7 +193,21 @@ class TrafficStarsClient:
                 ):
                     self._token = candidate
                     return candidate
+            return self._renew_shared(0.0, rejected=rejected.access_token)
+
+    def _renew_shared(self, min_ttl: float, rejected: str | None = None) -> AccessToken:
+        """Renew once for every process: under the lease, or take the token its holder stores (lock held)."""
+        if not self.config.single_flight:
             return self._renew()
+
+        def fresh() -> AccessToken | None:
+            token = self._load_cached()
+            if token is None or token.access_token == rejected or not self._usable(token, self._clock(), min_ttl):
+                return None
+            self._token = token
+            return token
+
+        return self._single_flight.run(fresh, self._renew)
 
     def _renew(self) -> AccessToken:
         """Exchange the API key for a new token, store it and keep it in memory (caller holds the lock)."""
@@ -206,8 +237,8 @@ class TrafficStarsClient:
             raise self._api_error(resp, "POST", _http.TOKEN_PATH)
         try:
             payload = resp.json()
-        except ValueError:
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+            kind = resp.headers.get("Content-Type", "unknown").split(";")[0].strip()[:80] or "unknown"
             raise TrafficStarsAuthError(
                 f"The TrafficStars token answer is unusable: it is not JSON (Content-Type {kind}). Nothing "
                 "was cached; check the connection's host points at the TrafficStars API.",
@@ -270,7 +301,7 @@ class TrafficStarsClient:
         resp = self.request("POST", _http.INFO_PATH)
         try:
             info = resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             info = None
         if not isinstance(info, dict):
             raise TrafficStarsApiError(

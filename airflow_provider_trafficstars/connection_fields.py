@@ -6,7 +6,7 @@ into wtforms widgets (Airflow 2), and the hook reads extras with :func:`read_ext
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,14 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         minimum=0,
         maximum=20,
     ),
+    ExtraField(
+        "single_flight",
+        "Single-flight renewal",
+        "When the shared token expires, one worker renews it while the others wait for it (a lease in the "
+        "Variable <token variable>_lease). Off: every worker that finds it expired renews on its own.",
+        "boolean",
+        default=True,
+    ),
 )
 EXTRAS_BY_NAME = {f.name: f for f in EXTRA_FIELDS}
 
@@ -114,6 +122,8 @@ def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
         if not isinstance(value, str):
             raise bad("must be a string")
         return value.strip()
+    if f.type == "boolean":
+        return _coerce_bool(value, bad)
     if isinstance(value, bool):
         raise bad("must be a number, not true/false")
     try:
@@ -125,3 +135,14 @@ def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
     if (f.minimum is not None and number < f.minimum) or (f.maximum is not None and number > f.maximum):
         raise bad(f"must be between {f.minimum:g} and {f.maximum:g}")
     return int(number) if f.type == "integer" else number
+
+
+def _coerce_bool(value: Any, bad: Callable[[str], Exception]) -> bool:
+    # The UI stores a real JSON boolean; a URI or a hand-written extra may hold text or 0/1.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    raise bad("must be true or false")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from tests.airflow_compat import requires_airflow_3, requires_asset_activation_in_dag_test
 from tests.conftest import (
     AIRFLOW_HOME,
     assert_no_secret,
@@ -25,7 +26,8 @@ from tests.conftest import (
     variable,
 )
 
-pytestmark = pytest.mark.integration
+# The example DAGs use the Airflow 3 authoring API (airflow.sdk, Asset): nothing to run on Airflow 2.
+pytestmark = [pytest.mark.integration, requires_airflow_3]
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
@@ -95,6 +97,7 @@ def report_asset_events() -> list[Any]:
         return [dict(event.extra) for event in session.scalars(query)]
 
 
+@requires_asset_activation_in_dag_test
 def test_campaign_report_example_maps_over_campaigns_with_one_token(
     airflow_db: Path,
     clean_variables: None,
@@ -129,6 +132,7 @@ def test_campaign_report_example_maps_over_campaigns_with_one_token(
     assert_no_secret(stored + out + err + task_logs() + Path(url[len("file://") :]).read_text(), *secrets)
 
 
+@requires_asset_activation_in_dag_test
 def test_campaign_report_location_from_the_variable_or_the_param(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.session import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from tests.airflow_compat import AIRFLOW_V_3, dag_test
 from tests.conftest import (
     assert_no_secret,
     conn_json,
@@ -38,7 +39,7 @@ def sensors_dag(airflow_db: Path) -> Any:
 
 def run_one(dag: Any, task_id: str) -> tuple[str, Any]:
     """Run only ``task_id`` of the DAG (marking the others done); return its state and its XCom."""
-    run = dag.test(mark_success_pattern=f"^(?!{task_id}$).*")
+    run = dag_test(dag, only=task_id)  # Airflow 2 compiles mark_success_pattern with re2: no lookahead
     (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == task_id]
     return str(ti.state), run_xcoms(run).get((task_id, -1))
 
@@ -89,7 +90,9 @@ def test_sensor_waits_through_503s(
     assert "TrafficStars POST /v1/auth/info failed" not in out + err
     stored = json.dumps(xcom) + json.dumps(trigger_kwargs())
     assert_no_secret(stored + out + err + task_logs(), api_key, *emulator.issued_tokens)
-    if task_id == "deferrable":  # the trigger's row holds the connection id, never a credential
+    # The trigger's row holds the connection id, never a credential (Airflow 2's dag.test() runs the
+    # trigger inline and stores no row).
+    if task_id == "deferrable" and AIRFLOW_V_3:
         rows = trigger_kwargs()
         assert rows and all(set(row) == {"conn_id", "min_ttl", "poke_interval", "timeout_at"} for row in rows)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import dag, task
+
+try:
+    from airflow.sdk import dag, task
+except ImportError:  # Airflow 2
+    from airflow.decorators import dag, task  # type: ignore[no-redef,unused-ignore]
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["test"])

@@ -1,0 +1,398 @@
+"""Single-flight token renewal: the lease logic on a simulated clock, then real processes on a real DB.
+
+The first tests drive :class:`SingleFlight` through the client with a fake Variable store and a clock
+that only moves when the code sleeps; "other processes" are events scheduled on that clock. The last
+tests release 16 OS processes at once on a cold cache (SQLite, and PostgreSQL when reachable).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pendulum
+import pytest
+import requests_mock as rm
+
+from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+from airflow_provider_trafficstars.token import AccessToken
+from airflow_provider_trafficstars.token_cache import (
+    Lease,
+    LeaseTimings,
+    MemoryTokenCache,
+    SingleFlight,
+    VariableTokenCache,
+)
+from benchmarks.common import EmulatorProcess, new_api_key
+from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+
+BASE = "https://api.example.test"
+KEY = "tsk-single-flight-test-key-0123"
+TOKEN_URL = f"{BASE}/v1/auth/token"
+VAR = "trafficstars_access_token_sf"
+LEASE_VAR = VAR + "_lease"
+TIMINGS = LeaseTimings(jitter=0)  # the jitter is random: tests that count sleeps turn it off
+
+
+class World:
+    """A clock that moves only when someone sleeps, running the events scheduled on it."""
+
+    def __init__(self) -> None:
+        self.now = pendulum.datetime(2026, 11, 27, 6, tz="UTC")
+        self.start = self.now
+        self.sleeps: list[float] = []
+        self._events: list[tuple[pendulum.DateTime, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+
+    def clock(self) -> pendulum.DateTime:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now = self.now.add(microseconds=int(seconds * 1_000_000))
+        while self._events and self._events[0][0] <= self.now:
+            heapq.heappop(self._events)[2]()
+
+    def at(self, seconds: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._events, (self.start.add(microseconds=int(seconds * 1e6)), next(self._order), action))
+
+    @property
+    def elapsed(self) -> float:
+        return (self.now - self.start).total_seconds()
+
+
+class FakeStore:
+    """Variables in a dict, with a log of every operation; ``broken`` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.log: list[tuple[str, str]] = []
+        self.broken: set[str] = set()
+
+    def _op(self, op: str, key: str) -> None:
+        self.log.append((op, key))
+        if op in self.broken or key in self.broken:
+            raise ConnectionError("store unreachable")
+
+    def get(self, key: str) -> str | None:
+        self._op("get", key)
+        return self.values.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._op("set", key)
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        self._op("delete", key)
+        self.values.pop(key, None)
+
+    def count(self, op: str, key: str) -> int:
+        return self.log.count((op, key))
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    return FakeStore()
+
+
+@pytest.fixture
+def token_api(requests_mock: rm.Mocker) -> rm.Mocker:
+    counter = itertools.count(1)
+    requests_mock.post(
+        TOKEN_URL,
+        json=lambda req, ctx: {
+            "access_token": f"tok-{next(counter):04d}-abc",
+            "expires_in": 36000,
+            "token_type": "Bearer",
+        },
+    )
+    return requests_mock
+
+
+def make_client(world: World, cache: Any, **config: Any) -> TrafficStarsClient:
+    config.setdefault("lease", TIMINGS)
+    return TrafficStarsClient(
+        ClientConfig(base_url=BASE, api_key=KEY, **config), cache, clock=world.clock, sleep=world.sleep
+    )
+
+
+def other_token(world: World, value: str = "tok-other-0001") -> str:
+    """Return the record another process stores after its renewal."""
+    cfg = ClientConfig(base_url=BASE, api_key=KEY)
+    return AccessToken(value, "Bearer", world.now, world.now.add(hours=10), cfg.fingerprint).to_record()
+
+
+def other_lease(
+    world: World, holder: str = "0ther0ther0ther0", *, seconds: float = TIMINGS.ttl, done: bool = False
+) -> str:
+    return Lease(holder, world.now.add(microseconds=int(seconds * 1e6)), done).to_record()
+
+
+# -- the lease on a simulated clock ---------------------------------------------------------------
+def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: FakeStore, token_api: rm.Mocker):
+    client = make_client(world, VariableTokenCache(VAR, store))
+    token = client.token()
+    assert token_api.call_count == 1
+    assert world.sleeps == [TIMINGS.settle_min]  # the lease write took no time on this clock
+    # token read, lease read, lease write, settle, lease read-back, renew, token write, lease marked done
+    assert store.log == [
+        ("get", VAR),
+        ("get", LEASE_VAR),
+        ("set", LEASE_VAR),
+        ("get", LEASE_VAR),
+        ("set", VAR),
+        ("set", LEASE_VAR),
+    ]
+    lease = json.loads(store.values[LEASE_VAR])
+    assert set(lease) == {"holder", "expires_at", "done"} and lease["done"] is True
+    assert len(lease["holder"]) == 16 and int(lease["holder"], 16) >= 0
+    # A lease record never holds a secret.
+    assert KEY not in store.values[LEASE_VAR] and token.access_token not in store.values[LEASE_VAR]
+
+
+def test_jitter_comes_before_the_first_lease_read(world: World, store: FakeStore, token_api: rm.Mocker):
+    make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings()).token()
+    jitter, settle = world.sleeps
+    assert 0 <= jitter <= LeaseTimings().jitter and settle == TIMINGS.settle_min
+    assert token_api.call_count == 1
+
+
+def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+    slow_set = store.set
+
+    def set_taking_80ms(key: str, value: str) -> None:
+        world.now = world.now.add(microseconds=80_000)
+        slow_set(key, value)
+
+    store.set = set_taking_80ms  # type: ignore[method-assign]
+    make_client(world, VariableTokenCache(VAR, store)).token()
+    assert world.sleeps == [pytest.approx(TIMINGS.settle_factor * 0.08)]
+
+
+def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: FakeStore, token_api: rm.Mocker):
+    # Another process writes its lease during our settle delay (last write wins), then stores a token.
+    world.at(0.01, lambda: store.set(LEASE_VAR, other_lease(world)))
+    world.at(0.3, lambda: store.set(VAR, other_token(world)))
+    client = make_client(world, VariableTokenCache(VAR, store))
+    token = client.token()
+    assert token.access_token == "tok-other-0001"
+    assert token_api.call_count == 0
+    assert 0.3 <= world.elapsed <= 0.3 + TIMINGS.poll_max
+    # Later calls use the token in memory: no more reads.
+    reads = len(store.log)
+    client.token()
+    assert len(store.log) == reads
+
+
+def test_live_lease_found_first_means_no_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+    store.values[LEASE_VAR] = other_lease(world)
+    world.at(0.2, lambda: store.set(VAR, other_token(world)))
+    token = make_client(world, VariableTokenCache(VAR, store)).token()
+    assert token.access_token == "tok-other-0001"
+    assert token_api.call_count == 0
+    assert store.count("set", LEASE_VAR) == 0  # we saw a live lease, so we wrote none of our own
+
+
+def test_dead_holder_means_renewing_here_after_the_lease_expires(
+    world: World, store: FakeStore, token_api: rm.Mocker
+) -> None:
+    store.values[LEASE_VAR] = other_lease(world, seconds=3.0)  # its holder crashed: no token will come
+    client = make_client(world, VariableTokenCache(VAR, store))
+    client.token()
+    assert token_api.call_count == 1
+    assert 3.0 <= world.elapsed <= 3.0 + TIMINGS.poll_max + TIMINGS.settle_max
+    polls = store.count("get", VAR) - 1
+    assert 0 < polls <= 12  # backed-off polling, not a storm of reads
+    assert json.loads(store.values[LEASE_VAR])["done"] is True
+
+
+def test_holder_that_hangs_forever_costs_a_bounded_wait(world: World, store: FakeStore, token_api: rm.Mocker):
+    # Every lease we see is someone else's and live, renewed by "others" that never store a token.
+    def keep_a_foreign_lease() -> None:
+        store.values[LEASE_VAR] = other_lease(world)
+        world.at(world.elapsed + 0.01, keep_a_foreign_lease)
+
+    keep_a_foreign_lease()
+    make_client(world, VariableTokenCache(VAR, store)).token()
+    assert token_api.call_count == 1
+    assert world.elapsed <= TIMINGS.rounds * (TIMINGS.ttl + TIMINGS.poll_max) + 1
+
+
+def test_lease_written_by_a_clock_far_ahead_is_trusted_for_ttl_at_most(
+    world: World, store: FakeStore, token_api: rm.Mocker
+) -> None:
+    store.values[LEASE_VAR] = other_lease(world, seconds=3600)  # a writer whose clock runs an hour ahead
+    make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings(jitter=0, rounds=1)).token()
+    assert token_api.call_count == 1
+    assert world.elapsed <= TIMINGS.ttl + TIMINGS.poll_max
+
+
+def test_recently_finished_renewal_is_used_not_repeated(world: World, store: FakeStore, token_api: rm.Mocker):
+    # We read the stale token just before another process stored the new one and marked its lease done.
+    stale = AccessToken(
+        "tok-stale-0001",
+        "Bearer",
+        world.now.subtract(hours=11),
+        world.now.subtract(hours=1),
+        ClientConfig(BASE, KEY).fingerprint,
+    )
+    store.values[VAR] = stale.to_record()
+    original_get = store.get
+
+    def get_then_other_finishes(key: str) -> str | None:
+        value = original_get(key)
+        if key == VAR and value == stale.to_record():
+            store.values[VAR] = other_token(world)
+            store.values[LEASE_VAR] = other_lease(world, done=True)
+        return value
+
+    store.get = get_then_other_finishes  # type: ignore[method-assign]
+    token = make_client(world, VariableTokenCache(VAR, store)).token()
+    assert token.access_token == "tok-other-0001"
+    assert token_api.call_count == 0
+    assert world.sleeps == []
+
+
+def test_failed_renewal_releases_the_lease(world: World, store: FakeStore, requests_mock: rm.Mocker):
+    requests_mock.post(TOKEN_URL, status_code=401, json={"error": "invalid_grant"})
+    with pytest.raises(TrafficStarsAuthError):
+        make_client(world, VariableTokenCache(VAR, store)).token()
+    assert LEASE_VAR not in store.values  # the waiting processes may try at once
+
+
+@pytest.mark.parametrize("broken", ["get", "set", LEASE_VAR])
+def test_broken_store_means_renew_myself_with_one_warning(
+    world: World, store: FakeStore, token_api: rm.Mocker, caplog: pytest.LogCaptureFixture, broken: str
+) -> None:
+    store.broken.add(broken)
+    client = make_client(world, VariableTokenCache(VAR, store))
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            client.token()
+    assert token_api.call_count == 1
+    assert world.sleeps in ([], [TIMINGS.settle_min])  # at most one settle, never a wait for others
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
+
+
+def test_single_flight_off_writes_no_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+    make_client(world, VariableTokenCache(VAR, store), single_flight=False).token()
+    assert token_api.call_count == 1
+    assert {key for _op, key in store.log} == {VAR}
+    assert world.sleeps == []
+
+
+def test_memory_cache_needs_no_lease(world: World, token_api: rm.Mocker):
+    make_client(world, MemoryTokenCache("sf-memory", store={})).token()
+    assert token_api.call_count == 1
+    assert world.sleeps == []
+
+
+def test_force_refresh_renews_at_once_without_a_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+    store.values[LEASE_VAR] = other_lease(world)
+    make_client(world, VariableTokenCache(VAR, store)).token(force_refresh=True)
+    assert token_api.call_count == 1
+    assert world.sleeps == []
+
+
+def test_rejected_token_is_replaced_once_for_everyone(world: World, store: FakeStore, requests_mock: rm.Mocker):
+    # Our token is revoked; another process renews meanwhile; we take its token instead of a new one.
+    client = make_client(world, VariableTokenCache(VAR, store))
+    requests_mock.post(TOKEN_URL, json={"access_token": "tok-mine-0001", "expires_in": 36000, "token_type": "Bearer"})
+    client.token()
+    requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": {"response": []}}])
+    store.values[LEASE_VAR] = other_lease(world)
+    world.at(0.2, lambda: store.set(VAR, other_token(world)))
+    client.request("GET", "/v1.1/campaigns")
+    assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-other-0001"
+    assert sum(r.url == TOKEN_URL for r in requests_mock.request_history) == 1
+
+
+def test_single_flight_runs_renew_directly_for_a_cache_without_lease(world: World) -> None:
+    flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world.clock, sleep=world.sleep)
+    assert flight.run(lambda: None, lambda: "renewed") == "renewed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, True), (True, True), (False, False), ("false", False), ("Yes", True), (0, False)]
+)
+def test_single_flight_extra(raw: object, expected: bool) -> None:
+    from airflow_provider_trafficstars.connection_fields import read_extras
+
+    extra = {} if raw is None else {"single_flight": raw}
+    assert read_extras(extra, "c")["single_flight"] is expected
+
+
+def test_single_flight_extra_rejects_nonsense() -> None:
+    from airflow_provider_trafficstars.connection_fields import read_extras
+
+    with pytest.raises(TrafficStarsConfigError):
+        read_extras({"single_flight": "maybe"}, "c")
+
+
+def test_lease_record_parsing_never_raises() -> None:
+    for raw in (
+        None,
+        5,
+        "",
+        "{",
+        "[]",
+        '{"holder": 1, "expires_at": "2026-01-01T00:00:00+00:00"}',
+        '{"holder": "a", "expires_at": "yesterday"}',
+        '{"holder": "a", "expires_at": "2026-01-01T00:00:00"}',
+    ):
+        assert Lease.from_record(raw) is None
+
+
+# -- Variables written by another process are seen by the polling one ---------------------------------
+@pytest.mark.integration
+def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path, clean_variables: None, monkeypatch):
+    """Airflow's SecretCache (on in DAG processors) must not hide the token another process stored."""
+    from airflow.models import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    from airflow_provider_trafficstars._compat import _MetadataVariableStore
+    from tests.airflow_compat import secret_cache_class
+
+    SecretCache = secret_cache_class()
+    monkeypatch.setenv("AIRFLOW__SECRETS__USE_CACHE", "True")
+    SecretCache.init()
+    try:
+        Variable.set("sf_cache_probe", "old")
+        assert Variable.get("sf_cache_probe") == "old"  # now cached
+        with create_session() as session:  # "another process" writes straight to the DB
+            session.execute(update(Variable).where(Variable.key == "sf_cache_probe").values(val="new"))
+        assert Variable.get("sf_cache_probe") == "old"  # Airflow alone would keep serving the stale value
+        assert _MetadataVariableStore().get("sf_cache_probe") == "new"
+    finally:
+        SecretCache.reset()
+
+
+# -- 16 OS processes released together on a cold cache -------------------------------------------
+@pytest.mark.integration
+@pytest.mark.slow
+def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> None:
+    """16 processes on the session's SQLite metadata DB (PostgreSQL: tests/distributed)."""
+    key = new_api_key()
+    url = f"sqlite:///{airflow_db}/airflow.db"
+    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
+    with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=16) as pool:
+        naive = pool.round(NAIVE_CONN)
+        rounds = [pool.round(LEASE_CONN) for _ in range(2)]
+    assert naive.token_requests > 2, naive  # the processes really raced
+    for got in rounds:
+        assert not got.errors, got.errors
+        assert got.token_requests <= 2, got
+        assert got.renewals == got.token_requests
