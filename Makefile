@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 # One pip run for the test install (not base then extras): resolving Airflow twice costs a minute.
 $(VENV)/.installed-test: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test]"
+	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed]"
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -29,6 +29,14 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
+
+# The measured scenarios of benchmarks/RESULTS.md: one table, our figures next to a naive baseline.
+bench: $(VENV)/.installed-test
+	$(VENV)/bin/python -m benchmarks.run
+
+# The Celery deployment alone (it is part of `make test` too when PostgreSQL and Redis are reachable).
+test-distributed: $(VENV)/.installed-test
+	$(VENV)/bin/python -m pytest -m distributed tests/distributed
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy

@@ -1,0 +1,303 @@
+"""Scenario 4: a real distributed Airflow deployment (CeleryExecutor, Redis broker, PostgreSQL metadata DB).
+
+The api-server (which also serves the execution API the workers talk to), scheduler, dag-processor,
+triggerer and two Celery workers (concurrency 8 each) run as separate processes, each in a process group
+of its own that :meth:`CeleryDeployment.stop` ends. Every run starts with a stale token in the cache
+Variable; the emulator counts the token requests.
+
+``python -m benchmarks.celery_cluster`` runs the whole scenario once and prints its figures as JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    REDIS,
+    REPO,
+    EmulatorProcess,
+    airflow_env,
+    conn_json,
+    exit_on_sigterm,
+    free_port,
+    kill_group,
+    migrate,
+    new_api_key,
+    port_open,
+    postgres_database,
+    postgres_problem,
+)
+
+EXAMPLE_DAG = REPO / "example_dags" / "example_trafficstars_campaign_report.py"
+VARIANT_DAGS = REPO / "tests" / "distributed" / "dags" / "ts_campaign_report_no_refresh.py"
+WITH_REFRESH, NO_REFRESH, BURST, BURST_NAIVE = (
+    "example_trafficstars_campaign_report",
+    "ts_campaign_report_no_refresh",
+    "ts_campaign_report_burst",
+    "ts_campaign_report_burst_naive",
+)
+NAIVE_CONN_ID = "trafficstars_naive"  # the same API key with single_flight off
+LOGICAL_DATE = "2026-11-26T00:00:00+00:00"
+
+# Seeds the cache with an expired token of the right connection (fingerprint) and no lease.
+_SEED = """
+import sys
+import pendulum
+from airflow.models import Variable
+from airflow_provider_trafficstars.token import AccessToken, fingerprint
+url, key, var = sys.argv[1:4]
+now = pendulum.now("UTC")
+fp = fingerprint(url, key)
+stale = AccessToken("stale-" + "0" * 40, "Bearer", now.subtract(hours=11), now.subtract(minutes=5), fp)
+Variable.set(var, stale.to_record())
+Variable.delete(var + "_lease")
+"""
+
+
+def services_problem() -> str | None:
+    """Return why the deployment cannot run here, or None when it can."""
+    problem = postgres_problem()
+    if problem:
+        return problem
+    if not port_open(*REDIS):
+        return "no Redis server on 127.0.0.1:6379"
+    try:
+        import airflow.providers.celery  # noqa: F401
+        import redis  # noqa: F401
+    except ImportError:
+        return "apache-airflow-providers-celery is not installed (pip install -e '.[distributed]')"
+    return None
+
+
+class CeleryDeployment:
+    """Airflow with the CeleryExecutor on the metadata DB ``db_url``, in ``home``."""
+
+    def __init__(self, home: Path, db_url: str, emulator: EmulatorProcess, api_key: str) -> None:
+        self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
+        self.port = free_port()
+        self.queue = f"ts_bench_{secrets.token_hex(4)}"
+        self.redis_db = 8 + secrets.randbelow(8)
+        self.env = airflow_env(
+            home,
+            db_url,
+            AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
+            AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",  # the workers say "ready." at INFO
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{self.port}/execution/",
+            AIRFLOW__API__BASE_URL=f"http://127.0.0.1:{self.port}",
+            AIRFLOW__API__PORT=str(self.port),
+            AIRFLOW__API__WORKERS="1",
+            AIRFLOW__API_AUTH__JWT_SECRET=secrets.token_urlsafe(32),
+            AIRFLOW__API__SECRET_KEY=secrets.token_urlsafe(32),
+            AIRFLOW__CELERY__BROKER_URL=f"redis://{REDIS[0]}:{REDIS[1]}/{self.redis_db}",
+            AIRFLOW__CELERY__RESULT_BACKEND=f"db+{db_url}",  # keeps +psycopg2: SQLAlchemy 2.1 defaults to psycopg 3
+            AIRFLOW__CELERY__WORKER_CONCURRENCY="8",
+            AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
+            AIRFLOW__OPERATORS__DEFAULT_QUEUE=self.queue,  # other Redis users never see our tasks
+            AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",  # only the runs we trigger
+            AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.2",
+            AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="3",
+            AIRFLOW__CORE__PARALLELISM="32",
+            AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="32",
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn_json(emulator.url, api_key),
+            AIRFLOW_CONN_TRAFFICSTARS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
+        )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.pgids_file = home / "pgids"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _airflow(self, *args: str) -> list[str]:
+        return [str(Path(sys.executable).parent / "airflow"), *args]
+
+    def _spawn(self, name: str, cmd: list[str]) -> None:
+        log = (self.home / "logs" / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            cmd, env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        # Written as they start, so that whoever started us can end them even if we are killed.
+        with self.pgids_file.open("a") as f:
+            f.write(f"{self.procs[name].pid}\n")
+
+    def start(self, dag_files: list[Path], *, migrated: bool = False, timeout: float = 180) -> dict[str, float]:
+        """Migrate (unless ``migrated``), start every component, wait for the DAGs and both workers."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        dags = self.home / "dags"
+        dags.mkdir(parents=True, exist_ok=True)
+        for dag_file in dag_files:
+            shutil.copyfile(dag_file, dags / dag_file.name)
+        timings["migrate"] = 0.0 if migrated else migrate(self.env)
+        self._spawn("api-server", self._airflow("api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"))
+        self._spawn("scheduler", self._airflow("scheduler", "--skip-serve-logs"))
+        self._spawn("dag-processor", self._airflow("dag-processor"))
+        self._spawn("triggerer", self._airflow("triggerer", "--skip-serve-logs"))
+        for n in (1, 2):
+            worker = ["celery", "worker", "-c", "8", "-q", self.queue, "-H", f"{self.queue}_w{n}@%h"]
+            self._spawn(
+                f"worker{n}", self._airflow(*worker, "--skip-serve-logs", "--without-gossip", "--without-mingle")
+            )
+        deadline = time.monotonic() + timeout
+        self._wait(lambda: self._healthy(), deadline, "the api-server did not become healthy")
+        self._wait(lambda: all(self._log_has(f"worker{n}", b" ready.") for n in (1, 2)), deadline, "workers")
+        names = [WITH_REFRESH if f == EXAMPLE_DAG else None for f in dag_files]
+        wanted = {n for n in names if n} | ({NO_REFRESH, BURST, BURST_NAIVE} if VARIANT_DAGS in dag_files else set())
+        self._wait(lambda: wanted <= self._parsed(), deadline, f"DAGs not parsed: {sorted(wanted)}")
+        timings["start"] = time.perf_counter() - started
+        return timings
+
+    def _wait(self, ready: Any, deadline: float, what: str) -> None:
+        while not ready():
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}); see {self.home}/logs/{name}.log")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} (logs in {self.home}/logs)")
+            time.sleep(0.5)
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v2/monitor/health", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    def _log_has(self, name: str, marker: bytes) -> bool:
+        path = self.home / "logs" / f"{name}.log"
+        return path.exists() and marker in path.read_bytes()
+
+    def _sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        import psycopg2
+
+        conn = psycopg2.connect(self.db_url.replace("postgresql+psycopg2://", "postgresql://"), connect_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    def _parsed(self) -> set[str]:
+        try:
+            return {row[0] for row in self._sql("SELECT dag_id FROM serialized_dag")}
+        except Exception:  # tables still being created, or the DB is busy: try again
+            return set()
+
+    def stop(self) -> None:
+        """End every component's process group, then forget our Redis queue."""
+        for proc in self.procs.values():  # all at once: they shut down in parallel
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.procs.values():
+            kill_group(proc, grace=max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(Exception):
+            import redis
+
+            client = redis.Redis(host=REDIS[0], port=REDIS[1], db=self.redis_db, socket_timeout=5)
+            for key in client.scan_iter(match=f"*{self.queue}*"):
+                client.delete(key)
+
+    # -- runs -----------------------------------------------------------------------------------
+    def _cli(self, *args: str, timeout: float = 120) -> str:
+        result = subprocess.run(
+            self._airflow(*args), env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"airflow {' '.join(args)} failed: {result.stderr[-2000:]}")
+        return result.stdout
+
+    def seed_stale_token(self, conn_id: str) -> None:
+        variable = f"trafficstars_access_token_{conn_id}"
+        cmd = [sys.executable, "-c", _SEED, self.emulator.url, self.api_key, variable]
+        result = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"seeding the stale token failed: {result.stderr[-2000:]}")
+
+    def run(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
+        """Seed a stale token, trigger ``dag_id`` and wait for its run; return state, tokens and times."""
+        self.seed_stale_token(NAIVE_CONN_ID if dag_id == BURST_NAIVE else "trafficstars_default")
+        self._cli("dags", "unpause", dag_id)
+        before = self.emulator.token_requests()
+        run_id = f"bench_{secrets.token_hex(4)}"
+        self._cli("dags", "trigger", dag_id, "-r", run_id, "-l", LOGICAL_DATE)
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self._sql(
+                "SELECT state, EXTRACT(EPOCH FROM end_date - queued_at) FROM dag_run WHERE dag_id = %s AND run_id = %s",
+                dag_id,
+                run_id,
+            )
+            if rows and rows[0][0] in ("success", "failed"):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{dag_id} run {run_id} did not finish in {timeout:.0f} s (state {rows})")
+            time.sleep(0.5)
+        tasks = dict(
+            self._sql(
+                "SELECT task_id, count(*) FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = 'success' "
+                "GROUP BY task_id",
+                dag_id,
+                run_id,
+            )
+        )
+        return {
+            "dag_id": dag_id,
+            "state": rows[0][0],
+            "token_requests": self.emulator.token_requests() - before,
+            "seconds": float(rows[0][1]),
+            "tasks": sum(tasks.values()),
+            # What a naive integration (a token per task) would cost: one per task that calls the API.
+            "api_tasks": sum(
+                n for task, n in tasks.items() if task in ("refresh_token", "list_campaigns", "fetch_report")
+            ),
+        }
+
+
+def run_scenario(workdir: Path, *, naive_burst: bool = True) -> dict[str, Any]:
+    """Start a deployment on a fresh PostgreSQL database, run the DAGs, tear everything down."""
+    api_key = new_api_key()
+    home = workdir / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    with EmulatorProcess(api_key, campaigns=32, workdir=workdir) as emu, postgres_database() as db_url:
+        deployment = CeleryDeployment(home, db_url, emu, api_key)
+        try:
+            result: dict[str, Any] = {"timings": deployment.start([EXAMPLE_DAG, VARIANT_DAGS])}
+            result["runs"] = [deployment.run(WITH_REFRESH), deployment.run(NO_REFRESH), deployment.run(BURST)]
+            if naive_burst:
+                result["runs"].append(deployment.run(BURST_NAIVE))
+            return result
+        finally:
+            deployment.stop()
+
+
+def main() -> None:
+    import tempfile
+
+    exit_on_sigterm()
+    problem = services_problem()
+    if problem:
+        sys.exit(f"cannot run the distributed scenario: {problem}")
+    workdir = Path(tempfile.mkdtemp(prefix="ts-celery-"))
+    try:
+        print(json.dumps(run_scenario(workdir)))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+"""Scenario 3: N separate OS processes on one metadata DB ask for the token at the same instant.
+
+A spawner process (its own interpreter, configured for the DB under test) imports Airflow and the hook,
+opens the ORM once and then forks N children, so that every import is finished long before the start.
+Each child opens its own DB connection and HTTP session, connects to the controller's barrier socket and
+waits. For each round the controller clears the token and lease Variables (a cold cache), resets the
+emulator's counters, lets every child build a fresh hook, then releases them all at once with one byte
+each and collects what every child measured: the time to a usable token, whether it renewed, and its
+Variable reads and writes. Outside a task the hook reads and writes ``airflow.models.Variable`` straight
+on the metadata DB, which is the path exercised here (SQLite serialises the writers with its file lock).
+
+Run a spawner by hand: ``python -m benchmarks.contention spawn N PORT`` (the controller does this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import REPO, EmulatorProcess, airflow_env, conn_json, kill_group, median, percentile
+
+LEASE_CONN, NAIVE_CONN = "ts_lease", "ts_naive"
+WARMUP_KEY = "ts_bench_warmup"
+
+
+def _variables(conn_id: str) -> list[str]:
+    token = f"trafficstars_access_token_{conn_id}"
+    return [token, token + "_lease"]
+
+
+# -- the processes under test ---------------------------------------------------------------------
+def _child(port: int) -> int:
+    from airflow._shared.secrets_masker import reset_secrets_masker as reset_core_masker
+    from airflow.models import Variable
+    from airflow.sdk._shared.secrets_masker import reset_secrets_masker as reset_sdk_masker
+
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+    from airflow_provider_trafficstars.token_cache import LeaseTimings
+
+    # This process's own DB connection, and the read and write paths warmed up, before the start: a
+    # long-running worker has them warm too.
+    Variable.get(WARMUP_KEY, default_var=None)
+    Variable.set(f"{WARMUP_KEY}_{os.getpid()}", "x")
+    Variable.delete(f"{WARMUP_KEY}_{os.getpid()}")
+    with socket.create_connection(("127.0.0.1", port), timeout=600) as sock:
+        stream = sock.makefile("rw", encoding="utf-8")
+        hook: TrafficStarsHook | None = None
+        stream.write("ready\n")
+        stream.flush()
+        for line in stream:
+            cmd, *args = line.split()
+            reply: dict[str, Any] = {"ok": True}
+            if cmd == "exit":
+                return 0
+            if cmd == "clear":
+                for key in args:
+                    Variable.delete(key)
+            elif cmd == "prep":
+                # A round stands for fresh task processes: forget the previous rounds' secrets. Airflow's
+                # maskers (one for the SDK, one for airflow.models.Variable, which masks every value it
+                # reads from a key holding "token") recompile one regex of all secrets on each new one,
+                # so a long-lived process would slow down a little more every round.
+                reset_sdk_masker()
+                reset_core_masker()
+                hook = TrafficStarsHook(args[0])
+                _ = hook.client  # read the connection and build the client before the start
+                if len(args) > 1:  # a tuning sweep tries other lease delays
+                    hook.client._single_flight.timings = LeaseTimings(**json.loads(args[1]))
+            elif cmd == "go" and hook is not None:
+                reply = _measure(hook)
+            stream.write(json.dumps(reply) + "\n")
+            stream.flush()
+    return 0
+
+
+def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
+    """Wrap the cache's and the lease's operations to record (what, start, seconds) of each one."""
+    events: list[tuple[str, float, float]] = []
+    client = hook.client
+    targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease")]
+    targets += [(client, "_exchange"), (client._single_flight, "_sleep")]
+    for obj, name in targets:
+        original = getattr(obj, name)
+
+        def wrapped(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _original(*args)
+            finally:
+                events.append((_name, round(t0 - started[0], 4), round(time.perf_counter() - t0, 4)))
+
+        setattr(obj, name, wrapped)
+    return events
+
+
+def _measure(hook: Any) -> dict[str, Any]:
+    started = [0.0]
+    events = _trace(hook, started) if os.environ.get("TS_BENCH_TRACE") else []
+    started[0] = time.perf_counter()
+    error = None
+    try:
+        hook.get_access_token()
+    except Exception as exc:  # reported, counted as a failure by the controller
+        error = type(exc).__name__
+    latency = time.perf_counter() - started[0]
+    cache, client = hook.client.cache, hook.client
+    return {
+        "latency": latency,
+        "renewed": client.token_requests,
+        "reads": getattr(cache, "reads", 0),
+        "writes": getattr(cache, "writes", 0),
+        "lease_reads": getattr(cache, "lease_reads", 0),
+        "lease_writes": getattr(cache, "lease_writes", 0),
+        "error": error,
+        "trace": events,
+    }
+
+
+def spawn(n: int, port: int) -> int:
+    """Import everything, open the ORM, fork ``n`` children and wait for them."""
+    from airflow.models import Variable
+
+    import airflow_provider_trafficstars.hooks.trafficstars  # noqa: F401  (with _compat: the Task SDK on 3.x)
+
+    Variable.get(WARMUP_KEY, default_var=None)
+    children = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                code = _child(port)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(code)
+        children.append(pid)
+    failed = 0
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        failed += status != 0
+    return 1 if failed else 0
+
+
+# -- the controller -------------------------------------------------------------------------------
+@dataclass
+class Round:
+    """What one round measured."""
+
+    mode: str
+    token_requests: int
+    latencies: list[float]
+    renewals: int
+    reads: int
+    lease_reads: int
+    writes: int
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def p95(self) -> float:
+        return percentile(self.latencies, 95)
+
+
+class ContentionPool:
+    """N forked processes on the metadata DB ``db_url`` against ``emulator``; run rounds, then close()."""
+
+    def __init__(self, db_url: str, home: Path, emulator: EmulatorProcess, api_key: str, n: int = 16) -> None:
+        self.emulator, self.n = emulator, n
+        (home / "dags").mkdir(parents=True, exist_ok=True)
+        env = airflow_env(
+            home,
+            db_url,
+            AIRFLOW_CONN_TS_LEASE=conn_json(emulator.url, api_key),
+            AIRFLOW_CONN_TS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
+        )
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=n)
+        self._listener.settimeout(180)
+        port = self._listener.getsockname()[1]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.contention", "spawn", str(n), str(port)],
+            env=env,
+            cwd=REPO,
+            start_new_session=True,
+        )
+        self._socks: list[socket.socket] = []
+        self._streams: list[Any] = []
+        try:
+            for _ in range(n):
+                sock, _addr = self._listener.accept()
+                sock.settimeout(120)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._socks.append(sock)
+                self._streams.append(sock.makefile("rw", encoding="utf-8"))
+            for stream in self._streams:
+                if stream.readline().strip() != "ready":
+                    raise RuntimeError("a contender did not start")
+        except BaseException:
+            self.close()
+            raise
+
+    def _ask(self, indexes: range | list[int], line: str) -> list[dict[str, Any]]:
+        for i in indexes:
+            self._socks[i].sendall(line.encode() + b"\n")
+        return [json.loads(self._streams[i].readline()) for i in indexes]
+
+    def round(self, conn_id: str, timings: dict[str, float] | None = None) -> Round:
+        """Start cold, release every process at once, and return what they measured.
+
+        :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
+        """
+        self._ask([0], "clear " + " ".join(_variables(conn_id)))
+        self.emulator.reset()
+        everyone = range(self.n)
+        self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))
+        results = self._ask(everyone, "go")
+        return Round(
+            mode="single-flight" if conn_id == LEASE_CONN else "naive",
+            token_requests=self.emulator.token_requests(),
+            latencies=[r["latency"] for r in results],
+            renewals=sum(r["renewed"] for r in results),
+            reads=sum(r["reads"] for r in results),
+            lease_reads=sum(r["lease_reads"] for r in results),
+            writes=sum(r["writes"] + r["lease_writes"] for r in results),
+            errors=[r["error"] for r in results if r["error"]],
+        )
+
+    def close(self) -> None:
+        try:
+            for sock in self._socks:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"exit\n")
+            if self._socks:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=30)
+        finally:
+            for sock in self._socks:
+                sock.close()
+            self._listener.close()
+            kill_group(self.proc)
+
+    def __enter__(self) -> ContentionPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def summarize(rounds: list[Round]) -> dict[str, Any]:
+    """Return the figures of a list of rounds of one mode: worst token count, latency percentiles."""
+    latencies = [x for r in rounds for x in r.latencies]
+    return {
+        "rounds": len(rounds),
+        "token_requests_max": max(r.token_requests for r in rounds),
+        "token_requests": [r.token_requests for r in rounds],
+        "p50": median(latencies),
+        "p95": percentile(latencies, 95),
+        "reads_per_round": sum(r.reads + r.lease_reads for r in rounds) / len(rounds),
+        "errors": [e for r in rounds for e in r.errors],
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "spawn":
+        sys.exit(spawn(int(sys.argv[2]), int(sys.argv[3])))
+    sys.exit("usage: python -m benchmarks.contention spawn N PORT")

@@ -1,0 +1,190 @@
+"""Run every benchmark scenario against the emulator and print one table: our figure next to a naive baseline.
+
+``make bench`` (or ``python -m benchmarks.run``) from the repository root. Scenarios 3 (PostgreSQL) and
+4 need PostgreSQL and Redis on 127.0.0.1 and the ``distributed`` extra; without them those rows say why
+they were skipped. ``--quick`` runs fewer rounds (for a smoke check, not for RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import import_cost
+from benchmarks.celery_cluster import run_scenario, services_problem
+from benchmarks.common import (
+    REPO,
+    EmulatorProcess,
+    airflow_env,
+    exit_on_sigterm,
+    migrate,
+    new_api_key,
+    postgres_database,
+    postgres_problem,
+)
+from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool, summarize
+
+Row = tuple[str, str, str, str, str]
+
+
+def machine() -> str:
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores, {mem_kb / 1024**2:.0f} GiB memory, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, load average {load}"
+    )
+
+
+def dag_scenarios(work: Path, key: str) -> dict[str, Any]:
+    """Scenarios 1 and 2 in a process of their own, on a fresh SQLite DB."""
+    home = work / "dagtest"
+    home.mkdir()
+    out = home / "result.json"
+    with EmulatorProcess(key, workdir=work) as emu:
+        env = airflow_env(home, f"sqlite:///{home}/airflow.db")
+        cmd = [sys.executable, "-m", "benchmarks.dag_runs", emu.url, key, str(out)]
+        subprocess.run(cmd, env=env, cwd=REPO, check=True, timeout=1800, capture_output=True)
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
+    """Scenario 3: naive and lease rounds alternated on the same 16 processes."""
+    home = work / f"contention-{db}"
+    with EmulatorProcess(key, workdir=work) as emu, postgres_database() if db == "postgres" else _sqlite(home) as url:
+        migrate(airflow_env(home, url))
+        with ContentionPool(url, home, emu, key, n=16) as pool:
+            pool.round(LEASE_CONN)  # untimed: first use of the DB and the emulator
+            naive, lease = [], []
+            for _ in range(rounds):
+                naive.append(pool.round(NAIVE_CONN))
+                lease.append(pool.round(LEASE_CONN))
+    return {"naive": summarize(naive), "lease": summarize(lease)}
+
+
+class _sqlite:
+    def __init__(self, home: Path) -> None:
+        self.url = f"sqlite:///{home}/airflow.db"
+
+    def __enter__(self) -> str:
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def table(rows: list[Row]) -> str:
+    header: Row = ("#", "scenario", "measure", "ours", "naive baseline (same run)")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    line = "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |"
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in rows]
+    return "\n".join([line, rule, *body])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke check")
+    parser.add_argument("--skip", action="append", default=[], choices=["dags", "contention", "celery", "import"])
+    args = parser.parse_args()
+    exit_on_sigterm()
+    rounds = 2 if args.quick else 5
+    work = Path(tempfile.mkdtemp(prefix="ts-bench-"))
+    key = new_api_key()
+    rows: list[Row] = []
+    started = time.perf_counter()
+    print(f"machine: {machine()}", flush=True)
+    try:
+        if "dags" not in args.skip:
+            d = dag_scenarios(work, key)
+            rows.append(
+                (
+                    "1",
+                    "50 mapped task runs, one DAG run (dag.test)",
+                    "token requests",
+                    str(d["fanout"]["token_requests"]),
+                    str(d["fanout_naive"]["token_requests"]),
+                )
+            )
+            c = d["calls"]
+            rows += [
+                ("2", "one task, 500 API calls", "token requests", str(c["token_requests"]), "-"),
+                ("2", "", "Variable reads (token + lease)",
+                 f"{c['variable_reads']} ({c['token_variable_reads']} + {c['lease_variable_reads']})", "-"),
+                ("2", "", "median time per call, ratio to raw requests.Session",
+                 f"{c['ratio']:.2f} ({c['median_ours'] * 1000:.2f} ms)", f"1.00 ({c['median_raw'] * 1000:.2f} ms)"),
+            ]  # fmt: skip
+            print(table(rows), flush=True)
+        if "contention" not in args.skip:
+            for db in ("sqlite", "postgres"):
+                label = f"16 processes on {'SQLite' if db == 'sqlite' else 'PostgreSQL'}, cold cache, barrier"
+                if db == "postgres" and postgres_problem():
+                    rows.append(("3", label, "skipped", str(postgres_problem()), ""))
+                    continue
+                r = contention(work, key, db, rounds)
+                lease, naive = r["lease"], r["naive"]
+                rows += [
+                    ("3", label, f"token requests, worst of {rounds} rounds",
+                     f"{lease['token_requests_max']} ({'/'.join(map(str, lease['token_requests']))})",
+                     f"{naive['token_requests_max']} ({'/'.join(map(str, naive['token_requests']))})"),
+                    ("3", "", "time to a token, p50 / p95",
+                     f"{lease['p50']:.3f} / {lease['p95']:.3f} s", f"{naive['p50']:.3f} / {naive['p95']:.3f} s"),
+                    ("3", "", "p95 latency the lease adds", f"{lease['p95'] - naive['p95']:+.3f} s", ""),
+                    ("3", "", "Variable reads per round (all processes)",
+                     f"{lease['reads_per_round']:.0f}", f"{naive['reads_per_round']:.0f}"),
+                ]  # fmt: skip
+                print(table(rows), flush=True)
+        if "celery" not in args.skip:
+            label = "Celery: 2 workers x 8, Redis, PostgreSQL; 32 campaigns, stale token"
+            if services_problem():
+                rows.append(("4", label, "skipped", str(services_problem()), ""))
+            else:
+                res = run_scenario(work / "celery", naive_burst=True)
+                runs = {r["dag_id"]: r for r in res["runs"]}
+                ex, nr = runs["example_trafficstars_campaign_report"], runs["ts_campaign_report_no_refresh"]
+                burst, naive_burst = runs["ts_campaign_report_burst"], runs["ts_campaign_report_burst_naive"]
+                rows += [
+                    ("4", label, "token requests, example DAG (with refresh_token)", str(ex["token_requests"]),
+                     f"{ex['api_tasks']} (one per API-calling task)"),
+                    ("4", "", "token requests, refresh_token removed", str(nr["token_requests"]),
+                     f"{nr['api_tasks']} (one per API-calling task)"),
+                    ("4", "", "token requests, 32 reports 16 at a time, no upstream call",
+                     str(burst["token_requests"]), f"{naive_burst['token_requests']} (single_flight off)"),
+                    ("4", "", "wall time of the run (queued to end): example / no refresh / burst",
+                     f"{ex['seconds']:.1f} / {nr['seconds']:.1f} / {burst['seconds']:.1f} s",
+                     f"burst: {naive_burst['seconds']:.1f} s"),
+                    ("4", "", "deployment start (migrate, 6 processes up, DAGs parsed)",
+                     f"{res['timings']['start']:.1f} s", ""),
+                ]  # fmt: skip
+                print(table(rows), flush=True)
+        if "import" not in args.skip:
+            imp = import_cost.measure()
+            rows.append(("5", "import after `import airflow.sdk`", "hook module, median of 10 interpreters",
+                         f"{imp['hook_import_median'] * 1000:.0f} ms", ""))  # fmt: skip
+            for name, seconds in imp["dag_parse_median"].items():
+                rows.append(("5", "", f"parse {name}, median of 5", f"{seconds * 1000:.0f} ms", ""))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(f"machine: {machine()}")
+    print(f"command: make bench  (python -m benchmarks.run{' --quick' if args.quick else ''}), "
+          f"{time.perf_counter() - started:.0f} s")  # fmt: skip
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
