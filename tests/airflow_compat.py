@@ -6,6 +6,8 @@ conftest first, so a plain import at the top of a test module is fine).
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -14,21 +16,80 @@ from airflow_provider_trafficstars._compat import AIRFLOW_V_3, AIRFLOW_V_3_1, AI
 
 requires_airflow_3 = pytest.mark.skipif(not AIRFLOW_V_3, reason="Task SDK behaviour: Airflow 3 only")
 requires_airflow_2 = pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 2 only (Flask AppBuilder UI)")
+requires_asset_activation_in_dag_test = pytest.mark.skipif(
+    AIRFLOW_V_3 and not AIRFLOW_V_3_1,
+    reason="Airflow 3.0's dag.test() leaves a DAG's assets inactive, so a task with an Asset outlet fails "
+    "(AirflowInactiveAssetInInletOrOutletException); a DAG processor activates them in a real deployment",
+)
 
 
-def quiet_debug_logs() -> None:
-    """Drop structlog debug lines in this process, as Airflow 3.1+ does by itself.
+def configure_test_logging() -> None:
+    """Make task logs reach the console of the running test the way Airflow 3.1+ does by itself.
 
-    Airflow 3.0 leaves structlog unconfigured outside a worker, so ``dag.test()`` prints every debug line of
-    its in-process supervisor, including ``MaskSecret(value=<the secret>)`` requests that the masker itself
-    sends: that is Airflow's echo, not a log line of ours, and later versions filter it at INFO.
+    - Airflow 3.0 leaves structlog unconfigured outside a worker, so ``dag.test()`` prints every debug
+      line of its in-process supervisor, including ``MaskSecret(value=<the secret>)`` requests that the
+      masker itself sends: Airflow's echo, not a log line of ours; later versions filter it at INFO.
+      Its default renderer also prints the local variables of every frame of a traceback (3.1+ does so
+      only with ``DEV`` set), so use the plain traceback of 3.1+.
+    - Airflow 2: ``airflow db migrate`` leaves alembic's logging config in place (a root handler bound
+      to the stderr of the moment), so re-apply Airflow's, whose root handler writes to the current
+      stdout.
+    - Airflow 2.x and 3.0: ``dag.test()`` adds ``StreamHandler(sys.stdout)`` to ``airflow.task`` once per
+      process, bound to the stdout of the first test that runs a DAG (closed by pytest afterwards: "---
+      Logging error ---"); a handler that writes nothing keeps it out, the root handler prints each line
+      once.
+
+    Call it after the metadata DB is migrated.
     """
     if AIRFLOW_V_3 and not AIRFLOW_V_3_1:  # pragma: no cover - Airflow 3.0 leg of the version matrix
-        import logging
-
         import structlog
 
-        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO))
+        structlog.configure(
+            processors=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S"),
+                structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        )
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2 leg of the version matrix
+        from airflow.logging_config import configure_logging
+
+        configure_logging()
+    if not AIRFLOW_V_3_1:  # pragma: no cover - Airflow 2.x and 3.0 legs of the version matrix
+        task_log = logging.getLogger("airflow.task")
+        if not any(isinstance(h, logging.StreamHandler) for h in task_log.handlers):
+            task_log.addHandler(_SilentStreamHandler())
+
+
+class _SilentStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A StreamHandler that writes nothing: its presence stops Airflow 2's ``dag.test()`` adding one."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        return None
+
+
+def secrets_masker_functions() -> tuple[Any, Any]:
+    """Return ``(redact, reset_secrets_masker)`` of the masker ``_compat.mask_secret`` feeds (Airflow 3)."""
+    try:
+        from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+    except ImportError:  # pragma: no cover - Airflow 3.0
+        from airflow.sdk.execution_time.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
+            redact,
+            reset_secrets_masker,
+        )
+    return redact, reset_secrets_masker
+
+
+def secret_cache_class() -> Any:
+    """Return Airflow's ``SecretCache`` (in the Task SDK since 3.1)."""
+    if AIRFLOW_V_3_1:
+        from airflow.sdk.execution_time.cache import SecretCache
+
+        return SecretCache
+    from airflow.secrets.cache import SecretCache  # pragma: no cover - Airflow 2.x and 3.0
+
+    return SecretCache
 
 
 def dagbag_class() -> type[Any]:
@@ -51,10 +112,27 @@ def xcom_model() -> Any:
     return XCom
 
 
-def dag_test(dag: Any, *, logical_date: Any = None, **kwargs: Any) -> Any:
-    """Run ``dag.test()`` and return the DagRun; ``logical_date`` is ``execution_date`` on Airflow 2."""
+def xcom_value(row: Any) -> Any:
+    """Return the value of a row of :func:`xcom_model` (Airflow 2 deserializes it when the row loads)."""
+    if AIRFLOW_V_3:
+        return row.deserialize_value(row)
+    return row.value  # pragma: no cover - Airflow 2
+
+
+def dag_test(dag: Any, *, logical_date: Any = None, only: str | None = None, **kwargs: Any) -> Any:
+    """Run ``dag.test()`` and return the DagRun.
+
+    :param logical_date: the run's logical date (``execution_date`` on Airflow 2).
+    :param only: run just this task and mark every other one successful. Airflow 2 compiles
+        ``mark_success_pattern`` with re2, which has no lookahead, so the pattern lists the other tasks.
+    """
     if logical_date is not None:
         kwargs["logical_date" if AIRFLOW_V_3 else "execution_date"] = logical_date
+    if only is not None:
+        others = sorted(t for t in dag.task_ids if t != only)
+        assert len(others) < len(dag.task_ids), f"no task {only!r} in {dag.dag_id}"
+        if others:
+            kwargs["mark_success_pattern"] = "^(" + "|".join(re.escape(t) for t in others) + ")$"
     return dag.test(**kwargs)
 
 
@@ -63,10 +141,14 @@ __all__ = [
     "AIRFLOW_V_3_1",
     "AIRFLOW_V_3_2",
     "AIRFLOW_V_3_3",
+    "configure_test_logging",
     "dag_test",
     "dagbag_class",
-    "quiet_debug_logs",
     "requires_airflow_2",
     "requires_airflow_3",
+    "requires_asset_activation_in_dag_test",
+    "secret_cache_class",
+    "secrets_masker_functions",
     "xcom_model",
+    "xcom_value",
 ]

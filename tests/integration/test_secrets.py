@@ -22,7 +22,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing import emulator as emulator_module
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import requires_airflow_3
+from tests.airflow_compat import requires_airflow_3, secrets_masker_functions
 from tests.conftest import (
     assert_no_secret,
     conn_json,
@@ -218,7 +218,7 @@ def test_repr_and_str_of_every_object_hold_no_secret(
 def test_tokens_are_registered_with_the_masker_when_obtained_and_when_loaded(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str, id_tokens: list[str]
 ) -> None:
-    from airflow.sdk._shared.secrets_masker import redact, reset_secrets_masker
+    redact, reset_secrets_masker = secrets_masker_functions()
 
     reset_secrets_masker()
     token = hook.get_access_token()  # obtained

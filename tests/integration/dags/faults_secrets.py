@@ -22,8 +22,11 @@ log = logging.getLogger("faults_secrets")
 def _redact(value: str) -> object:
     try:
         from airflow.sdk._shared.secrets_masker import redact
-    except ImportError:  # Airflow 2
-        from airflow.utils.log.secrets_masker import redact  # type: ignore[no-redef,unused-ignore]
+    except ImportError:
+        try:  # Airflow 3.0
+            from airflow.sdk.execution_time.secrets_masker import redact  # type: ignore[no-redef,unused-ignore]
+        except ImportError:  # Airflow 2
+            from airflow.utils.log.secrets_masker import redact  # type: ignore[no-redef,unused-ignore]
     return redact(value)
 
 
