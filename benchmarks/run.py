@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--skip", action="append", default=[], choices=["dags", "contention", "celery", "import"])
     args = parser.parse_args()
     exit_on_sigterm()
-    rounds = 2 if args.quick else 5
+    rounds = 2 if args.quick else 10
     work = Path(tempfile.mkdtemp(prefix="ts-bench-"))
     key = new_api_key()
     rows: list[Row] = []

@@ -206,24 +206,37 @@ class TrafficStarsHook(BaseHook):
     # -- Airflow 2 connection form (Airflow 3.2+ reads conn-fields from get_provider_info) -------------
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Return the extra fields of the connection form (Airflow 2 only; wtforms imported lazily)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
+        """Return the extra fields of the connection form (Airflow 2, and the API server of 3.0/3.1).
+
+        wtforms is imported lazily (Airflow 3 does not install it). Airflow 3.0/3.1 call this with wtforms'
+        field classes mocked to read labels and types; 3.0 only when wtforms itself is importable. Flask
+        AppBuilder and Flask-Babel only style the Airflow 2 form, so the fields do without them.
+        """
         from wtforms import BooleanField, IntegerField, StringField
         from wtforms.validators import NumberRange, Optional
+
+        try:
+            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+            from flask_babel import lazy_gettext
+        except ImportError:  # an Airflow 3.0 API server with wtforms but without Flask AppBuilder
+            BS3TextFieldWidget = None
+
+            def lazy_gettext(text: str) -> str:
+                return text
+
+        def text_widget() -> Any:
+            return BS3TextFieldWidget() if BS3TextFieldWidget is not None else None
 
         widgets: dict[str, Any] = {}
         for f in EXTRA_FIELDS:
             if f.type == "string":
-                widgets[f.name] = StringField(
-                    lazy_gettext(f.label), widget=BS3TextFieldWidget(), description=f.description
-                )
+                widgets[f.name] = StringField(lazy_gettext(f.label), widget=text_widget(), description=f.description)
             elif f.type == "boolean":
                 widgets[f.name] = BooleanField(lazy_gettext(f.label), description=f.description, default=f.default)
             else:
                 widgets[f.name] = IntegerField(
                     lazy_gettext(f.label),
-                    widget=BS3TextFieldWidget(),
+                    widget=text_widget(),
                     description=f.description,
                     default=f.default,
                     validators=[Optional(), NumberRange(min=f.minimum, max=f.maximum)],

@@ -8,9 +8,11 @@ import pytest
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from benchmarks import dag_runs
+from tests.airflow_compat import requires_airflow_3
 from tests.conftest import DAGS_FOLDER
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The benchmark DAGs are written with the Task SDK (airflow.sdk).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]
 
 
 def test_fifty_task_runs_in_one_token_lifetime_cost_one_token_request(

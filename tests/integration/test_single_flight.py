@@ -396,3 +396,24 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
         assert not got.errors, got.errors
         assert got.token_requests <= 2, got
         assert got.renewals == got.token_requests
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("single_flight", [True, False])
+def test_hook_writes_the_lease_variable_only_with_single_flight(
+    airflow_db: Path, clean_variables: None, emulator: Any, api_key: str, monkeypatch, single_flight: bool
+) -> None:
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+    from tests.conftest import conn_json, variable
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, single_flight=single_flight)
+    )
+    token = TrafficStarsHook().get_access_token()
+    lease = variable("trafficstars_access_token_trafficstars_default_lease")
+    assert emulator.token_requests == 1
+    if single_flight:
+        assert lease is not None and json.loads(lease)["done"] is True
+        assert token not in lease and api_key not in lease
+    else:
+        assert lease is None

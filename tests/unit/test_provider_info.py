@@ -1,0 +1,160 @@
+"""Provider registration and the connection form, from one definition, on every Airflow version we support.
+
+Airflow 3.2+ builds the form from ``conn-fields`` / ``ui-field-behaviour`` in ``get_provider_info()``;
+Airflow 2 (Flask AppBuilder UI) and the API server of 3.0/3.1 from the hook's
+``get_connection_form_widgets()`` / ``get_ui_field_behaviour()``. All of them come from ``connection_fields``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from importlib.metadata import distribution, entry_points
+from typing import Any
+
+import pytest
+
+from airflow_provider_trafficstars import __version__
+from airflow_provider_trafficstars.connection_fields import (
+    CONN_TYPE,
+    EXTRA_FIELDS,
+    HIDDEN_FIELDS,
+    PLACEHOLDERS,
+    RELABELING,
+)
+from airflow_provider_trafficstars.get_provider_info import get_provider_info
+from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, requires_airflow_2
+
+DIST = "airflow-provider-trafficstars"
+HOOK = "airflow_provider_trafficstars.hooks.trafficstars.TrafficStarsHook"
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def connection_type() -> dict[str, Any]:
+    (entry,) = get_provider_info()["connection-types"]
+    return dict(entry)
+
+
+# -- get_provider_info() ------------------------------------------------------------------------------
+def test_package_name_and_version_match_the_installed_distribution() -> None:
+    info = get_provider_info()
+    dist = distribution(DIST)
+    assert info["package-name"] == normalize(dist.metadata["Name"]) == DIST
+    assert info["versions"][0] == dist.version == __version__
+
+
+def test_entry_point_resolves_to_get_provider_info() -> None:
+    (ep,) = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_")]
+    assert ep.value == "airflow_provider_trafficstars.get_provider_info:get_provider_info"
+    assert ep.load() is get_provider_info
+    assert ep.dist is not None and normalize(ep.dist.name) == DIST
+
+
+def test_every_listed_module_and_class_imports() -> None:
+    info = get_provider_info()
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        for item in info.get(section, []):
+            assert item["integration-name"] == "TrafficStars"
+            for module in item["python-modules"]:
+                assert importlib.util.find_spec(module) is not None, module
+    assert connection_type()["hook-class-name"] == HOOK
+
+
+def test_conn_fields_describe_every_extra() -> None:
+    fields = connection_type()["conn-fields"]
+    assert list(fields) == [f.name for f in EXTRA_FIELDS]
+    for f in EXTRA_FIELDS:
+        field = fields[f.name]
+        assert set(field) == {"label", "description", "schema"}
+        assert (field["label"], field["description"]) == (f.label, f.description)
+        assert field["label"] and field["description"].endswith((".", ")"))
+        schema = field["schema"]
+        assert schema["type"] == [f.type, "null"]
+        assert schema.get("default") == f.default
+        assert (schema.get("minimum"), schema.get("maximum")) == (f.minimum, f.maximum)
+        assert "format" not in schema  # no extra is a secret: the API key is the password field
+        if f.minimum is not None and f.default is not None:
+            assert f.minimum <= f.default <= (f.maximum if f.maximum is not None else f.default)
+
+
+def test_ui_field_behaviour_hides_relabels_and_fills_placeholders() -> None:
+    entry = connection_type()
+    assert (entry["connection-type"], entry["hook-name"]) == (CONN_TYPE, "TrafficStars")
+    behaviour = entry["ui-field-behaviour"]
+    assert behaviour["hidden-fields"] == ["login", "schema", "port"] == HIDDEN_FIELDS
+    assert behaviour["relabeling"] == {"password": "API key", "host": "Base URL"} == RELABELING
+    assert behaviour["placeholders"]["host"] == "https://api.trafficstars.com"
+    assert behaviour["placeholders"] == PLACEHOLDERS
+    assert set(behaviour["placeholders"]) - {"host", "password"} <= {f.name for f in EXTRA_FIELDS}
+
+
+# -- the hook's form (Airflow 2 and the 3.0/3.1 API server) ---------------------------------------------
+@requires_airflow_2
+def test_hook_form_widgets_on_airflow_2() -> None:
+    from wtforms import BooleanField, IntegerField, StringField
+
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+
+    widgets = TrafficStarsHook.get_connection_form_widgets()
+    assert list(widgets) == [f.name for f in EXTRA_FIELDS]
+    expected_class = {"string": StringField, "boolean": BooleanField, "integer": IntegerField, "number": IntegerField}
+    for f in EXTRA_FIELDS:
+        field = widgets[f.name]
+        assert field.field_class is expected_class[f.type], f.name
+        assert str(field.args[0]) == f.label
+        assert field.kwargs["description"] == f.description
+    assert TrafficStarsHook.get_ui_field_behaviour() == {
+        "hidden_fields": HIDDEN_FIELDS,
+        "relabeling": RELABELING,
+        "placeholders": PLACEHOLDERS,
+    }
+
+
+@pytest.mark.skipif(AIRFLOW_V_3 and not AIRFLOW_V_3_2, reason="3.0/3.1 build the form in the API server only")
+def test_providers_manager_lists_the_hook_and_its_form() -> None:
+    """``airflow providers hooks`` and the UI read this (Airflow 2: the hook's methods; 3.2+: metadata)."""
+    from airflow.providers_manager import ProvidersManager
+
+    pm = ProvidersManager()
+    hook = pm.hooks[CONN_TYPE]
+    assert hook is not None
+    assert (hook.hook_class_name, hook.hook_name, hook.package_name) == (HOOK, "TrafficStars", DIST)
+    assert hook.connection_id_attribute_name == "trafficstars_conn_id"
+
+    widgets = {k: v for k, v in pm.connection_form_widgets.items() if k.startswith(f"extra__{CONN_TYPE}__")}
+    assert [w.field_name for w in widgets.values()] == [f.name for f in EXTRA_FIELDS]
+    assert not any(w.is_sensitive for w in widgets.values())
+    behaviour = pm.field_behaviours[CONN_TYPE]
+    assert behaviour["hidden_fields"] == HIDDEN_FIELDS
+    assert behaviour["relabeling"] == RELABELING
+    # Airflow prefixes the placeholders of extras with extra__<conn type>__.
+    assert behaviour["placeholders"]["password"] == PLACEHOLDERS["password"]
+    assert behaviour["placeholders"][f"extra__{CONN_TYPE}__token_variable"] == PLACEHOLDERS["token_variable"]
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3, reason="the Airflow 3 UI asks the API server for the form")
+def test_api_server_form_metadata() -> None:
+    """What ``GET /ui/connections/hook_meta`` answers (3.0/3.1: the hook's methods, wtforms mocked)."""
+    if not AIRFLOW_V_3_1 and importlib.util.find_spec("wtforms") is None:
+        pytest.skip("Airflow 3.0 builds no connection form without wtforms (docs/compatibility.md)")
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == CONN_TYPE]
+    assert (meta.hook_class_name, meta.hook_name) == (HOOK, "TrafficStars")
+    standard = meta.standard_fields
+    assert standard is not None
+    assert standard.login is not None and standard.login.hidden
+    assert standard.port is not None and standard.port.hidden
+    assert standard.url_schema is not None and standard.url_schema.hidden
+    assert standard.password is not None and (standard.password.title, standard.password.hidden) == ("API key", False)
+    assert standard.host is not None and standard.host.title == "Base URL"
+    extra = meta.extra_fields
+    assert extra is not None and list(extra) == [f.name for f in EXTRA_FIELDS]
+    for f in EXTRA_FIELDS:
+        assert extra[f.name]["schema"]["title"] == f.label
+        assert extra[f.name]["description"] == f.description
+        # 3.0/3.1 read the wtforms field class: an IntegerField also carries the "number" extras.
+        assert extra[f.name]["schema"]["type"][0] in ({f.type} if AIRFLOW_V_3_2 else {f.type, "integer"})
