@@ -70,6 +70,11 @@ main()
 """
 
 
+#: How long each token request takes in this scenario: an OAuth round trip over the internet, not loopback.
+#: It widens the window in which other tasks find the token stale while one renews it.
+TOKEN_LATENCY = 0.3
+
+
 def services_problem() -> str | None:
     """Return why the deployment cannot run here, or None when it can."""
     problem = postgres_problem()
@@ -99,6 +104,8 @@ class CeleryDeployment:
         self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
         # Runs on different emulators can run at the same time and still be counted apart.
         self.burst_emulator = burst_emulator or emulator
+        for emu in {id(e): e for e in (self.emulator, self.burst_emulator)}.values():
+            emu.set_token_latency(TOKEN_LATENCY)
         self.port = free_port()
         self.queue = f"ts_bench_{secrets.token_hex(4)}"
         self.redis_db = 8 + secrets.randbelow(8)
@@ -228,6 +235,11 @@ class CeleryDeployment:
             client = redis.Redis(host=REDIS[0], port=REDIS[1], db=self.redis_db, socket_timeout=5)
             for key in client.scan_iter(match=f"*{self.queue}*"):
                 client.delete(key)
+            # Messages of tasks still running when the workers were ended stay "unacked" (acks_late).
+            for tag, message in client.hgetall("unacked").items():
+                if self.queue.encode() in message:
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)
 
     # -- runs -----------------------------------------------------------------------------------
     def _cli(self, *args: str, timeout: float = 120) -> str:

@@ -244,6 +244,10 @@ class EmulatorProcess:
     def reset(self) -> None:
         self.control(self.url, "reset", {})
 
+    def set_token_latency(self, seconds: float) -> None:
+        """Make every token request take this long (the real endpoint is no local loopback call)."""
+        self.control(self.url, "latency", {"seconds": seconds, "path": "/v1/auth/token"})
+
     def stop(self) -> None:
         kill_group(self.proc)
 

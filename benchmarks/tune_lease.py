@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import itertools
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,9 @@ GRID = {
 def sweep(db: str, rounds: int, n: int, grid: dict[str, list[float]]) -> Iterator[dict[str, Any]]:
     home = Path(tempfile.mkdtemp(prefix=f"ts-tune-{db}-"))
     key = new_api_key()
-    with EmulatorProcess(key, workdir=home) as emu, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, home, True)
+        emu = stack.enter_context(EmulatorProcess(key, workdir=home))
         url = f"sqlite:///{home}/airflow.db" if db == "sqlite" else stack.enter_context(postgres_database())
         migrate(airflow_env(home, url))
         with ContentionPool(url, home, emu, key, n=n) as pool:

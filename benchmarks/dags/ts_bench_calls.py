@@ -21,7 +21,7 @@ except ImportError:  # Airflow 2
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    params={"calls": 500, "block": 50, "out": ""},
+    params={"calls": 500, "block": 10, "out": ""},
     tags=["benchmark"],
 )
 def ts_bench_calls() -> None:

@@ -111,5 +111,7 @@ print(json.dumps({{"file": {PACKAGE}.__file__, "dist": str(ep.dist.locate_file("
         timeout=180,
     )
     assert listed.returncode == 0, listed.stderr[-3000:]
-    providers = {p["package_name"]: p for p in json.loads(listed.stdout[listed.stdout.index("[") :])}
+    # Airflow 3.0 prints log lines to stdout before the JSON list.
+    (table,) = [line for line in listed.stdout.splitlines() if line.startswith("[{")]
+    providers = {p["package_name"]: p for p in json.loads(table)}
     assert providers["airflow-provider-trafficstars"]["version"] == __version__

@@ -11,6 +11,7 @@ import heapq
 import itertools
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -388,9 +389,12 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
     key = new_api_key()
     url = f"sqlite:///{airflow_db}/airflow.db"
     tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=16) as pool:
-        naive = pool.round(NAIVE_CONN)
-        rounds = [pool.round(LEASE_CONN) for _ in range(2)]
+    try:
+        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=16) as pool:
+            naive = pool.round(NAIVE_CONN)
+            rounds = [pool.round(LEASE_CONN) for _ in range(2)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     assert naive.token_requests > 2, naive  # the processes really raced
     for got in rounds:
         assert not got.errors, got.errors
