@@ -119,18 +119,7 @@ async def session_info(
         raise TokenRejected()
     if not resp.is_success:
         raise _api_error(resp, "POST", _http.INFO_PATH, [config.api_key, token.access_token])
-    try:
-        info = resp.json()
-    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-        info = None
-    if not isinstance(info, dict):
-        raise TrafficStarsApiError(
-            "The TrafficStars session info answer is not a JSON object.",
-            status_code=resp.status_code,
-            method="POST",
-            endpoint=_http.INFO_PATH,
-        )
-    for name in ("access_token", "refresh_token", "id_token"):
-        if isinstance(info.get(name), str):
-            await on_secret(info[name])
+    info, secrets = _http.parse_session_info(resp.content, resp.status_code)
+    for secret in secrets:
+        await on_secret(secret)
     return info

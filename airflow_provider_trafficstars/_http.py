@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pendulum import DateTime
 
 from airflow_provider_trafficstars.connection_fields import DEFAULT_BASE_URL
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 
 TOKEN_PATH = "/v1/auth/token"
 INFO_PATH = "/v1/auth/info"
@@ -174,3 +174,26 @@ def error_code(body: bytes | str) -> str | None:
     if isinstance(code, str) and re.fullmatch(r"[a-z_]{1,64}", code):
         return code
     return None
+
+
+#: Fields of an auth answer that hold secrets: each is registered with the masker the moment it arrives.
+SECRET_FIELDS = ("access_token", "refresh_token", "id_token")
+
+
+def parse_session_info(body: bytes, status_code: int) -> tuple[dict[str, Any], list[str]]:
+    """Return the session info object of a ``POST /v1/auth/info`` answer and the secrets it holds.
+
+    :raises TrafficStarsApiError: when the answer is not a JSON object.
+    """
+    try:
+        info = json.loads(body)
+    except (ValueError, TypeError, RecursionError):  # RecursionError: deeply nested JSON
+        info = None
+    if not isinstance(info, dict):
+        raise TrafficStarsApiError(
+            "The TrafficStars session info answer is not a JSON object.",
+            status_code=status_code,
+            method="POST",
+            endpoint=INFO_PATH,
+        )
+    return info, [info[name] for name in SECRET_FIELDS if isinstance(info.get(name), str)]

@@ -315,20 +315,9 @@ class TrafficStarsClient:
     def session_info(self) -> dict[str, Any]:
         """Return the answer of ``POST /v1/auth/info`` (it holds secrets: the caller must not log it)."""
         resp = self.request("POST", _http.INFO_PATH)
-        try:
-            info = resp.json()
-        except (ValueError, RecursionError):
-            info = None
-        if not isinstance(info, dict):
-            raise TrafficStarsApiError(
-                "The TrafficStars session info answer is not a JSON object.",
-                status_code=resp.status_code,
-                method="POST",
-                endpoint=_http.INFO_PATH,
-            )
-        for name in ("access_token", "refresh_token", "id_token"):
-            if isinstance(info.get(name), str):
-                self._on_secret(info[name])
+        info, secrets = _http.parse_session_info(resp.content, resp.status_code)
+        for secret in secrets:
+            self._on_secret(secret)
         return info
 
     def logout(self) -> bool:
