@@ -208,9 +208,10 @@ class TrafficStarsHook(BaseHook):
     def get_connection_form_widgets(cls) -> dict[str, Any]:
         """Return the extra fields of the connection form (Airflow 2, and the API server of 3.0/3.1).
 
-        wtforms is imported lazily (Airflow 3 does not install it). Airflow 3.0/3.1 call this with wtforms'
-        field classes mocked to read labels and types; 3.0 only when wtforms itself is importable. Flask
-        AppBuilder and Flask-Babel only style the Airflow 2 form, so the fields do without them.
+        wtforms is imported lazily: only the UI needs it. Airflow 3.0/3.1 call this with wtforms' field
+        classes mocked to read labels and types; 3.0 only when wtforms itself is importable, which is why it
+        is one of our dependencies. Flask AppBuilder and Flask-Babel only style the Airflow 2 form, so the
+        fields do without them.
         """
         from wtforms import BooleanField, IntegerField, StringField
         from wtforms.validators import NumberRange, Optional

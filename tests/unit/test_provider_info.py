@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Iterator
 from importlib.metadata import distribution, entry_points
 from typing import Any
 
@@ -23,7 +24,7 @@ from airflow_provider_trafficstars.connection_fields import (
     RELABELING,
 )
 from airflow_provider_trafficstars.get_provider_info import get_provider_info
-from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, requires_airflow_2
+from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_2, requires_airflow_2
 
 DIST = "airflow-provider-trafficstars"
 HOOK = "airflow_provider_trafficstars.hooks.trafficstars.TrafficStarsHook"
@@ -92,6 +93,28 @@ def test_ui_field_behaviour_hides_relabels_and_fills_placeholders() -> None:
 
 
 # -- the hook's form (Airflow 2 and the 3.0/3.1 API server) ---------------------------------------------
+@pytest.fixture
+def fresh_providers_manager() -> Iterator[None]:
+    """Let a test see the ProvidersManager the way a fresh process does, and leave no state behind.
+
+    The API server of 3.1 does not reset it before building the form (3.0 does): a process that had
+    already loaded our hook with the real wtforms would show no extra fields. The API server builds the
+    form first, once (``hook_meta_data`` is cached); a test of the other path must not go before it.
+    """
+    from airflow.providers_manager import ProvidersManager
+
+    def reset() -> None:
+        ProvidersManager()._cleanup()
+        if AIRFLOW_V_3:
+            from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+            HookMetaService.hook_meta_data.cache_clear()
+
+    reset()
+    yield
+    reset()
+
+
 @requires_airflow_2
 def test_hook_form_widgets_on_airflow_2() -> None:
     from wtforms import BooleanField, IntegerField, StringField
@@ -113,7 +136,7 @@ def test_hook_form_widgets_on_airflow_2() -> None:
     }
 
 
-@pytest.mark.skipif(AIRFLOW_V_3 and not AIRFLOW_V_3_2, reason="3.0/3.1 build the form in the API server only")
+@pytest.mark.usefixtures("fresh_providers_manager")
 def test_providers_manager_lists_the_hook_and_its_form() -> None:
     """``airflow providers hooks`` and the UI read this (Airflow 2: the hook's methods; 3.2+: metadata)."""
     from airflow.providers_manager import ProvidersManager
@@ -136,10 +159,9 @@ def test_providers_manager_lists_the_hook_and_its_form() -> None:
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3, reason="the Airflow 3 UI asks the API server for the form")
+@pytest.mark.usefixtures("fresh_providers_manager")
 def test_api_server_form_metadata() -> None:
     """What ``GET /ui/connections/hook_meta`` answers (3.0/3.1: the hook's methods, wtforms mocked)."""
-    if not AIRFLOW_V_3_1 and importlib.util.find_spec("wtforms") is None:
-        pytest.skip("Airflow 3.0 builds no connection form without wtforms (docs/compatibility.md)")
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 
     (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == CONN_TYPE]
@@ -158,3 +180,12 @@ def test_api_server_form_metadata() -> None:
         assert extra[f.name]["description"] == f.description
         # 3.0/3.1 read the wtforms field class: an IntegerField also carries the "number" extras.
         assert extra[f.name]["schema"]["type"][0] in ({f.type} if AIRFLOW_V_3_2 else {f.type, "integer"})
+
+
+def test_wtforms_is_a_runtime_dependency() -> None:
+    """Airflow 3.0's API server builds no connection form at all (not even the relabelled API key) unless
+    wtforms is importable, and a plain ``pip install apache-airflow==3.0.*`` does not bring it."""
+    requires = distribution(DIST).requires or []
+    runtime = [r for r in requires if "extra ==" not in r]
+    assert any(re.match(r"wtforms\b", r, re.IGNORECASE) for r in runtime), runtime
+    assert importlib.util.find_spec("wtforms") is not None
