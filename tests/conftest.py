@@ -81,10 +81,11 @@ def airflow_db() -> Path:
     """Create the Airflow metadata DB once per test session (SQLite in the temp AIRFLOW_HOME)."""
     from airflow.utils import db
 
-    from tests.airflow_compat import configure_test_logging
+    from tests.airflow_compat import configure_test_logging, reuse_the_in_process_execution_api
 
     db.initdb()
     configure_test_logging()
+    reuse_the_in_process_execution_api()
     return AIRFLOW_HOME
 
 
@@ -107,7 +108,7 @@ def _delete_all_variables() -> None:
 
 def install_dag(source: Path) -> Any:
     """Copy a DAG file into the configured DAGs folder and return its single DAG, parsed by a DagBag."""
-    from tests.airflow_compat import dagbag_class
+    from tests.airflow_compat import dagbag_class, sync_like_dag_processor
 
     DagBag = dagbag_class()
     target = DAGS_FOLDER / source.name
@@ -115,6 +116,7 @@ def install_dag(source: Path) -> Any:
     bag = DagBag(str(target))
     assert not bag.import_errors, bag.import_errors
     assert len(bag.dags) == 1, sorted(bag.dags)
+    sync_like_dag_processor(bag)
     return next(iter(bag.dags.values()))
 
 

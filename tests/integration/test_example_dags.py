@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import requires_airflow_3, requires_asset_activation_in_dag_test
+from tests.airflow_compat import requires_airflow_3
 from tests.conftest import (
     AIRFLOW_HOME,
     assert_no_secret,
@@ -97,7 +97,6 @@ def report_asset_events() -> list[Any]:
         return [dict(event.extra) for event in session.scalars(query)]
 
 
-@requires_asset_activation_in_dag_test
 def test_campaign_report_example_maps_over_campaigns_with_one_token(
     airflow_db: Path,
     clean_variables: None,
@@ -132,7 +131,6 @@ def test_campaign_report_example_maps_over_campaigns_with_one_token(
     assert_no_secret(stored + out + err + task_logs() + Path(url[len("file://") :]).read_text(), *secrets)
 
 
-@requires_asset_activation_in_dag_test
 def test_campaign_report_location_from_the_variable_or_the_param(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, tmp_path: Path
 ) -> None:
