@@ -20,6 +20,14 @@ AIRFLOW_V_3_3 = _base_version >= Version("3.3")  # airflow.sdk.log.amask_secret
 
 log = logging.getLogger(__name__)
 
+if AIRFLOW_V_3 and _base_version < Version("3.0.6"):
+    # pyproject.toml excludes these releases; this names the reason where pip's check was bypassed.
+    raise ImportError(
+        f"airflow-provider-trafficstars needs Apache Airflow 3.0.6 or later on the 3.x line, found {AIRFLOW_VERSION}: "
+        "before 3.0.6 a secret that a task registers with the log masker (an access token) is not masked in "
+        "its task log. Upgrade Airflow (pip install 'apache-airflow>=3.0.6')."
+    )
+
 if AIRFLOW_V_3_2:
     from airflow.sdk import conf as conf
     from airflow.sdk.exceptions import (

@@ -5,8 +5,10 @@
 #   scripts/matrix.sh 2.11.2 3.0.6       # just these
 #   MATRIX_FRESH=1 scripts/matrix.sh     # rebuild the virtualenvs from scratch
 #
-# Each version gets .venv-airflow-<version>, installed with pip and constraints/airflow-<version>-py<X.Y>.txt
-# (reinstalled from scratch when pyproject.toml or that file changes), then runs
+# Each version gets .venv-airflow-<version>, installed with constraints/airflow-<version>-py<X.Y>.txt
+# (reinstalled from scratch when pyproject.toml or that file changes) by uv, which resolves and installs
+# Airflow in about 15 s instead of pip's 90 (MATRIX_INSTALLER=pip uses pip; uv itself is pip-installed, pinned,
+# into build/uv on first use), then runs
 # `pytest -m "not browser and not services"`: the browser test drives the Airflow 3.3 UI and the
 # PostgreSQL/Redis/Celery tests need the `distributed` extra; `make test` runs both on the default version.
 # Logs and a summary (install and test seconds, pytest's counts) go to build/matrix/. Exits non-zero when
@@ -15,11 +17,22 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-DEFAULT_VERSIONS="2.11.2 3.0.6 3.3.2"
+DEFAULT_VERSIONS="2.10.5 2.11.2 3.0.6 3.1.8 3.2.2 3.3.2"
 if [ "$#" -gt 0 ]; then versions="$*"; else versions="${MATRIX_VERSIONS:-$DEFAULT_VERSIONS}"; fi
 MARKERS="${MATRIX_MARKERS:-not browser and not services}"
 OUT="build/matrix"
 mkdir -p "$OUT"
+INSTALLER="${MATRIX_INSTALLER:-uv}"
+UV_VERSION="0.13.9"
+uv="build/uv/bin/uv"
+if [ "$INSTALLER" = uv ] && [ "$("$uv" --version 2>/dev/null)" != "uv $UV_VERSION" ]; then
+    rm -rf build/uv
+    if ! { "$PYTHON" -m venv build/uv && build/uv/bin/python -m pip install -q --disable-pip-version-check \
+        "uv==$UV_VERSION"; } >"$OUT/uv-install.log" 2>&1; then
+        echo "could not install uv $UV_VERSION (see $OUT/uv-install.log): installing with pip"
+        INSTALLER=pip
+    fi
+fi
 py_minor="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 summary="$OUT/summary.md"
 printf '| Airflow | result | tests (pytest summary) | install s | test s |\n|---|---|---|---|---|\n' >"$summary"
@@ -31,7 +44,7 @@ for version in $versions; do
     constraints="constraints/airflow-$version-py$py_minor.txt"
     log="$OUT/airflow-$version.log"
     : >"$log"
-    echo "=== Airflow $version (Python $py_minor) -> $venv"
+    echo "=== Airflow $version (Python $py_minor) -> $venv ($INSTALLER)"
 
     pin=()
     if [ -f "$constraints" ]; then
@@ -44,9 +57,20 @@ for version in $versions; do
     t0=$(date +%s)
     if [ "${MATRIX_FRESH:-0}" = 1 ] || [ "$(cat "$venv/.matrix-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$venv"
-        if ! { "$PYTHON" -m venv "$venv" &&
-            "$venv/bin/python" -m pip install --disable-pip-version-check -q "${pin[@]}" \
-                "apache-airflow==$version" -e ".[test]"; } >>"$log" 2>&1; then
+        if [ "$INSTALLER" = uv ]; then
+            # --seed: the packaging test runs `python -m pip` of the venv.
+            install() {
+                "$uv" venv -q --seed --python "$PYTHON" "$venv" &&
+                    VIRTUAL_ENV="$venv" "$uv" pip install -q "${pin[@]}" "apache-airflow==$version" -e ".[test]"
+            }
+        else
+            install() {
+                "$PYTHON" -m venv "$venv" &&
+                    "$venv/bin/python" -m pip install --disable-pip-version-check -q "${pin[@]}" \
+                        "apache-airflow==$version" -e ".[test]"
+            }
+        fi
+        if ! install >>"$log" 2>&1; then
             echo "install FAILED (see $log)"
             tail -20 "$log"
             printf '| %s | install failed | - | %s | - |\n' "$version" "$(($(date +%s) - t0))" >>"$summary"
