@@ -7,7 +7,6 @@ The Airflow environment is set at import time, before anything imports Airflow, 
 from __future__ import annotations
 
 import atexit
-import importlib
 import json
 import os
 import secrets
@@ -178,16 +177,8 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_secrets_maskers() -> Iterator[None]:
-    """Forget the masked values of earlier tests (in the Task SDK's masker and in the core one).
-
-    Every token answer registers a ~2 KB id_token, every Variable read registers the record (and the
-    garbage of the cache tests), and each masker recompiles one regex of all its values every time:
-    after a few dozen tests that alone costs seconds per test.
-    """
+    """Forget the masked values of earlier tests (``tests.airflow_compat.reset_secrets_maskers``)."""
     yield
-    for module in ("airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"):
-        try:
-            masker = importlib.import_module(module)
-        except ImportError:  # Airflow 2: one masker per process, and the suite is short
-            continue
-        masker.reset_secrets_masker()
+    from tests.airflow_compat import reset_secrets_maskers
+
+    reset_secrets_maskers()

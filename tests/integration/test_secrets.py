@@ -22,7 +22,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing import emulator as emulator_module
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import requires_airflow_3, secrets_masker_functions
+from tests.airflow_compat import secrets_masker_functions
 from tests.conftest import (
     assert_no_secret,
     conn_json,
@@ -214,7 +214,6 @@ def test_repr_and_str_of_every_object_hold_no_secret(
 
 
 # -- the secrets masker ---------------------------------------------------------------------------------
-@requires_airflow_3
 def test_tokens_are_registered_with_the_masker_when_obtained_and_when_loaded(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str, id_tokens: list[str]
 ) -> None:
