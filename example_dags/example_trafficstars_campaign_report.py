@@ -23,7 +23,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, task
+
+try:  # Airflow 3
+    from airflow.sdk import Asset, Param, dag, task
+except ImportError:  # Airflow 2.10 / 2.11: an Asset is a Dataset
+    from airflow.datasets import Dataset as Asset
+    from airflow.decorators import dag, task
+    from airflow.models.param import Param
 
 from airflow_provider_trafficstars.operators.trafficstars import (
     TrafficStarsApiOperator,
@@ -33,7 +39,7 @@ from airflow_provider_trafficstars.operators.trafficstars import (
 if TYPE_CHECKING:
     import requests
 
-REPORT_ASSET = Asset(name="trafficstars_campaign_report")
+REPORT_ASSET = Asset("trafficstars_campaign_report")
 REPORT_ENDPOINT = "/v1.1/advertiser/custom/report/by-day"
 REPORT_URL_VARIABLE = "trafficstars_report_base_url"
 
@@ -92,13 +98,16 @@ def example_trafficstars_campaign_report() -> None:
     ).expand(query_params=campaigns.output.map(campaign_query))
 
     @task(outlets=[REPORT_ASSET])
-    def write_csv(rows_per_campaign: list[list[dict[str, Any]]], **context: Any) -> str:
-        """Write every campaign's rows to one CSV named by date; return its URL."""
+    def write_csv(rows_per_campaign: list[list[dict[str, Any]]], base_url: str, **context: Any) -> str:
+        """Write every campaign's rows to one CSV named by date under ``base_url``; return its URL."""
         import csv
         import io
         import os
 
-        from airflow.sdk import ObjectStoragePath, Variable
+        try:  # Airflow 3
+            from airflow.sdk import ObjectStoragePath
+        except ImportError:  # Airflow 2.10 / 2.11
+            from airflow.io.path import ObjectStoragePath
 
         rows = sorted(
             (row for rows in rows_per_campaign for row in rows or []),
@@ -111,11 +120,7 @@ def example_trafficstars_campaign_report() -> None:
         writer.writerows(rows)
 
         home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-        base_url = (
-            context["params"].get("report_base_url")
-            or Variable.get(REPORT_URL_VARIABLE, default=None)
-            or f"file://{home}/trafficstars/reports/"
-        )
+        base_url = base_url or f"file://{home}/trafficstars/reports/"
         target = ObjectStoragePath(base_url.rstrip("/") + "/") / f"campaign_report_{context['ds']}.csv"
         if target.protocol == "file":
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +131,8 @@ def example_trafficstars_campaign_report() -> None:
         return url
 
     refresh_token >> campaigns
-    write_csv(reports.output)
+    # The param, else the Variable (templates read both the same way on Airflow 2 and 3).
+    write_csv(reports.output, "{{ params.report_base_url or var.value.get('" + REPORT_URL_VARIABLE + "', '') }}")
 
 
 example_trafficstars_campaign_report()

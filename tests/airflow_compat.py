@@ -83,13 +83,17 @@ def reuse_the_in_process_execution_api() -> None:
 
 
 def sync_like_dag_processor(bag: Any) -> None:
-    """Store a parsed DagBag in the metadata DB the way a DAG processor does (Airflow 3.0 only).
+    """Store a parsed DagBag in the metadata DB the way a DAG processor does (Airflow 2.x and 3.0).
 
-    Airflow 3.0's ``dag.test()`` does not sync the DAG first, so the DAG's assets are never activated and a
-    task with an Asset outlet fails (``AirflowInactiveAssetInInletOrOutletException``); in a deployment the
-    DAG processor has synced it long before. 3.1+ and 2.x sync (or need no activation) in ``dag.test()``.
+    Their ``dag.test()`` does not store the DAG first, so its Assets (Datasets) have no rows: on 3.0 a
+    task with an Asset outlet fails (``AirflowInactiveAssetInInletOrOutletException``), on 2.x its
+    Dataset event is silently dropped. In a deployment the DAG processor stored the DAG long before a
+    run. 3.1+ store it in ``dag.test()`` itself.
     """
-    if not AIRFLOW_V_3 or AIRFLOW_V_3_1:
+    if AIRFLOW_V_3_1:
+        return
+    if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2 legs of the version matrix
+        bag.sync_to_db()
         return
     from airflow.dag_processing.bundles.manager import DagBundlesManager  # pragma: no cover - Airflow 3.0
 
@@ -173,6 +177,27 @@ def xcom_value(row: Any) -> Any:
     return row.value  # pragma: no cover - Airflow 2
 
 
+def asset_event_extras(name: str) -> list[Any]:
+    """Return the ``extra`` of every event of the Asset ``name`` (a Dataset, keyed by its URI, on Airflow 2)."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    if AIRFLOW_V_3:
+        from airflow.models.asset import AssetEvent, AssetModel
+
+        query = select(AssetEvent).join(AssetModel, AssetModel.id == AssetEvent.asset_id).where(AssetModel.name == name)
+    else:  # pragma: no cover - Airflow 2 legs of the version matrix
+        from airflow.models.dataset import DatasetEvent, DatasetModel
+
+        query = (
+            select(DatasetEvent)
+            .join(DatasetModel, DatasetModel.id == DatasetEvent.dataset_id)
+            .where(DatasetModel.uri == name)
+        )
+    with create_session() as session:
+        return [dict(event.extra) for event in session.scalars(query)]
+
+
 def dag_test(dag: Any, *, logical_date: Any = None, only: str | None = None, **kwargs: Any) -> Any:
     """Run ``dag.test()`` and return the DagRun.
 
@@ -195,6 +220,7 @@ __all__ = [
     "AIRFLOW_V_3_1",
     "AIRFLOW_V_3_2",
     "AIRFLOW_V_3_3",
+    "asset_event_extras",
     "configure_test_logging",
     "dag_test",
     "dagbag_class",

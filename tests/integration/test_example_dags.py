@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import requires_airflow_3
 from tests.conftest import (
     AIRFLOW_HOME,
     assert_no_secret,
@@ -26,8 +25,7 @@ from tests.conftest import (
     variable,
 )
 
-# The example DAGs use the Airflow 3 authoring API (airflow.sdk, Asset): nothing to run on Airflow 2.
-pytestmark = [pytest.mark.integration, requires_airflow_3]
+pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
@@ -84,17 +82,9 @@ def read_csv(url: str) -> list[dict[str, str]]:
 
 
 def report_asset_events() -> list[Any]:
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from tests.airflow_compat import asset_event_extras
 
-    with create_session() as session:
-        query = (
-            select(AssetEvent)
-            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
-            .where(AssetModel.name == "trafficstars_campaign_report")
-        )
-        return [dict(event.extra) for event in session.scalars(query)]
+    return asset_event_extras("trafficstars_campaign_report")
 
 
 def test_campaign_report_example_maps_over_campaigns_with_one_token(
