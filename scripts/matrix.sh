@@ -33,6 +33,19 @@ if [ "$INSTALLER" = uv ] && [ "$("$uv" --version 2>/dev/null)" != "uv $UV_VERSIO
         INSTALLER=pip
     fi
 fi
+# install_venv <venv> <airflow version> [pip constraint args...]
+install_venv() {
+    local venv="$1" version="$2"
+    shift 2
+    if [ "$INSTALLER" = uv ]; then
+        # --seed: the packaging test runs the venv's `python -m pip`.
+        "$uv" venv -q --seed --python "$PYTHON" "$venv" &&
+            VIRTUAL_ENV="$venv" "$uv" pip install -q "$@" "apache-airflow==$version" -e ".[test]"
+    else
+        "$PYTHON" -m venv "$venv" &&
+            "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" "apache-airflow==$version" -e ".[test]"
+    fi
+}
 py_minor="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 summary="$OUT/summary.md"
 printf '| Airflow | result | tests (pytest summary) | install s | test s |\n|---|---|---|---|---|\n' >"$summary"
@@ -57,20 +70,7 @@ for version in $versions; do
     t0=$(date +%s)
     if [ "${MATRIX_FRESH:-0}" = 1 ] || [ "$(cat "$venv/.matrix-stamp" 2>/dev/null)" != "$stamp" ]; then
         rm -rf "$venv"
-        if [ "$INSTALLER" = uv ]; then
-            # --seed: the packaging test runs `python -m pip` of the venv.
-            install() {
-                "$uv" venv -q --seed --python "$PYTHON" "$venv" &&
-                    VIRTUAL_ENV="$venv" "$uv" pip install -q "${pin[@]}" "apache-airflow==$version" -e ".[test]"
-            }
-        else
-            install() {
-                "$PYTHON" -m venv "$venv" &&
-                    "$venv/bin/python" -m pip install --disable-pip-version-check -q "${pin[@]}" \
-                        "apache-airflow==$version" -e ".[test]"
-            }
-        fi
-        if ! install >>"$log" 2>&1; then
+        if ! install_venv "$venv" "$version" "${pin[@]}" >>"$log" 2>&1; then
             echo "install FAILED (see $log)"
             tail -20 "$log"
             printf '| %s | install failed | - | %s | - |\n' "$version" "$(($(date +%s) - t0))" >>"$summary"
