@@ -19,8 +19,9 @@ TOKEN_PATH = "/v1/auth/token"
 INFO_PATH = "/v1/auth/info"
 LOGOUT_PATH = "/v1/auth/logout"
 AUTH_PATHS = frozenset({TOKEN_PATH, INFO_PATH, LOGOUT_PATH})
-#: Methods that are safe to send twice; others are retried on 5xx / read timeouts only on request.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Methods that are safe to send twice (RFC 9110 9.2.2); others are retried after 5xx / read timeouts only
+#: when the caller says the call is idempotent (``idempotent=True``, e.g. a PATCH that sets fields).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 EXCERPT_CHARS = 300
 
 _SECRET_FIELD = re.compile(

@@ -283,7 +283,7 @@ class TrafficStarsClient:
         json: Any = None,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
-        retry_unsafe: bool = False,
+        idempotent: bool | None = None,
     ) -> requests.Response:
         """Send an authenticated call; on 401 take a new token once and send it once more.
 
@@ -296,11 +296,11 @@ class TrafficStarsClient:
             raise TrafficStarsConfigError(f"A {method} request cannot carry a body; use params instead.")
         kwargs = {"params": _http.encode_params(params), "json": json, "data": data, "headers": headers}
         token = self.token()
-        resp = self._send(method, endpoint, token=token, retry_unsafe=retry_unsafe, **kwargs)
+        resp = self._send(method, endpoint, token=token, idempotent=idempotent, **kwargs)
         if resp.status_code == 401:
             log.info("TrafficStars answered 401 to %s %s; taking a new token and trying once more.", method, path)
             token = self._replace_rejected(token)
-            resp = self._send(method, endpoint, token=token, retry_unsafe=retry_unsafe, **kwargs)
+            resp = self._send(method, endpoint, token=token, idempotent=idempotent, **kwargs)
             if resp.status_code == 401:
                 raise TrafficStarsAuthError(
                     f"TrafficStars answered 401 to {method} {path} even with a freshly renewed token: the "
@@ -349,6 +349,7 @@ class TrafficStarsClient:
             method=method,
             endpoint=path,
             body_excerpt=excerpt,
+            retry_after=_http.parse_retry_after(resp.headers.get("Retry-After"), self._clock()),
         )
 
     def _secrets(self) -> list[str | None]:
@@ -360,7 +361,7 @@ class TrafficStarsClient:
         endpoint: str,
         *,
         token: AccessToken | None = None,
-        retry_unsafe: bool = False,
+        idempotent: bool | None = None,
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> requests.Response:
@@ -369,7 +370,7 @@ class TrafficStarsClient:
         all_headers = {k: v for k, v in (headers or {}).items() if k.lower() != "authorization"}
         if token is not None:
             all_headers["Authorization"] = f"Bearer {token.access_token}"
-        safe = retry_unsafe or method in _http.IDEMPOTENT_METHODS or path in _http.AUTH_PATHS
+        safe = (method in _http.IDEMPOTENT_METHODS if idempotent is None else idempotent) or path in _http.AUTH_PATHS
         waited = [0.0]
 
         def attempt() -> requests.Response:

@@ -39,6 +39,7 @@ class TrafficStarsApiError(TrafficStarsError):
     :param endpoint: the path of the failed call (no query string, no host).
     :param body_excerpt: at most a few hundred characters of the answer, secrets removed.
     :param attempts: how many times the call was sent.
+    :param retry_after: seconds the server asked to wait (``Retry-After`` of a 429 or 503), if it said.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class TrafficStarsApiError(TrafficStarsError):
         endpoint: str,
         body_excerpt: str = "",
         attempts: int = 1,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code: int | None = status_code  # type: ignore[assignment]
@@ -57,6 +59,7 @@ class TrafficStarsApiError(TrafficStarsError):
         self.endpoint = endpoint
         self.body_excerpt = body_excerpt
         self.attempts = attempts
+        self.retry_after = retry_after
 
 
 class TrafficStarsTransportError(TrafficStarsApiError):

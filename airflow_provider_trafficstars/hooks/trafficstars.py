@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,7 +18,7 @@ from airflow_provider_trafficstars.connection_fields import (
     RELABELING,
     read_extras,
 )
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsError
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsAuthError, TrafficStarsError
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
 
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
     # Imported lazily at run time: requests and tenacity cost more to import than the rest of the
     # provider, and a DAG file that only names the hook should parse fast.
     from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+
+
+def unwrap_response(payload: Any) -> Any:
+    """Return the data of an answer: list endpoints wrap it as ``{"response": ...}``, reports answer it bare."""
+    if isinstance(payload, dict) and isinstance(payload.get("response"), (list, dict)):
+        return payload["response"]
+    return payload
 
 
 def default_token_variable(conn_id: str) -> str:
@@ -171,18 +179,48 @@ class TrafficStarsHook(BaseHook):
         json: Any = None,
         data: Any = None,
         headers: Mapping[str, str] | None = None,
-        retry_unsafe: bool = False,
+        idempotent: bool | None = None,
     ) -> requests.Response:
         """Send an authenticated call to any TrafficStars endpoint, e.g. ``GET /v1.1/campaigns``.
 
         List values in ``params`` are sent as ``name[]=a&name[]=b``.
 
-        :param retry_unsafe: also retry a POST/PUT/PATCH/DELETE after 5xx and read timeouts.
+        :param idempotent: whether sending the call twice is harmless, so that it may be retried after 5xx and
+            read timeouts; None decides by method (GET, HEAD, OPTIONS, PUT and DELETE are).
         :raises TrafficStarsApiError: for a non-2xx answer, with ``status_code``, ``method``, ``endpoint``.
         """
         return self.client.request(
-            method, endpoint, params=params, json=json, data=data, headers=headers, retry_unsafe=retry_unsafe
+            method, endpoint, params=params, json=json, data=data, headers=headers, idempotent=idempotent
         )
+
+    def request_json(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send an authenticated call and return its parsed JSON answer, unwrapped (see :func:`unwrap_response`).
+
+        :raises TrafficStarsApiError: for a non-2xx answer, or a 2xx answer whose body is not JSON.
+        """
+        resp = self.request(method, endpoint, params=params, json=json, idempotent=idempotent)
+        if not resp.content:
+            return None
+        try:
+            payload = jsonlib.loads(resp.content)
+        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
+            path = endpoint.split("?", 1)[0]
+            raise TrafficStarsApiError(
+                f"TrafficStars answered {method.upper()} {path} with a body that is not JSON (Content-Type {kind}).",
+                status_code=resp.status_code,
+                method=method.upper(),
+                endpoint=path,
+            ) from None
+        return unwrap_response(payload)
 
     def test_connection(self) -> tuple[bool, str]:
         """Exchange the API key for a token and read the session info, touching no shared state.

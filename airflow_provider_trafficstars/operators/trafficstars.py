@@ -130,7 +130,8 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
     :param response_check: called with the ``requests.Response``; returning False fails the task.
     :param response_filter: called with the ``requests.Response``; its result becomes the XCom instead of
         the parsed JSON (keep it JSON-safe and free of secrets).
-    :param retry_unsafe: also retry a POST/PUT/PATCH/DELETE after 5xx and read timeouts.
+    :param idempotent: whether the call may be sent twice (retried after 5xx and read timeouts); None
+        decides by method: GET, HEAD, OPTIONS, PUT and DELETE are idempotent, POST and PATCH are not.
     :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
     :return: the parsed JSON answer (None for an empty answer such as 204), or the ``response_filter`` result.
     """
@@ -149,7 +150,7 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
         headers: Mapping[str, str] | None = None,
         response_check: Callable[[requests.Response], bool] | None = None,
         response_filter: Callable[[requests.Response], Any] | None = None,
-        retry_unsafe: bool = False,
+        idempotent: bool | None = None,
         trafficstars_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
@@ -164,7 +165,7 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
         self.headers = headers
         self.response_check = response_check
         self.response_filter = response_filter
-        self.retry_unsafe = retry_unsafe
+        self.idempotent = idempotent
 
     def execute(self, context: Context) -> Any:
         resp = self.hook.request(
@@ -174,7 +175,7 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
             json=self.json,
             data=self.data,
             headers=self.headers,
-            retry_unsafe=self.retry_unsafe,
+            idempotent=self.idempotent,
         )
         path = self.endpoint.split("?", 1)[0]
         self.log.info(

@@ -163,7 +163,7 @@ def test_5xx_on_post_is_not_retried_unless_the_caller_opts_in(
 
     emulator.fail_next(1, 502, path=CAMPAIGNS)
     with pytest.raises(TrafficStarsApiError) as info:
-        hook.request("POST", CAMPAIGNS, json={"name": "x"}, retry_unsafe=True)
+        hook.request("POST", CAMPAIGNS, json={"name": "x"}, idempotent=True)
     # Retried once: the emulator then answers what it answers every POST there (405, no retry).
     assert info.value.status_code == 405
     assert len(waits) == 1 and emulator.count("POST", CAMPAIGNS) == 3

@@ -142,7 +142,7 @@ def test_5xx_on_post_is_not_retried_unless_opted_in(requests_mock: rm.Mocker, cl
         client.request("POST", "/v1.1/campaigns", json={})
     assert info.value.status_code == 502
     assert sleeps == []
-    assert client.request("POST", "/v1.1/campaigns", json={}, retry_unsafe=True).status_code == 200
+    assert client.request("POST", "/v1.1/campaigns", json={}, idempotent=True).status_code == 200
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])
