@@ -12,7 +12,7 @@ PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 
 $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e .
+	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[examples]"
 	touch $@
 
 # One pip run for the test install (not base then extras): resolving Airflow twice costs a minute.
