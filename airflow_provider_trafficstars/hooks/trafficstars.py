@@ -19,6 +19,7 @@ from airflow_provider_trafficstars.connection_fields import (
     read_extras,
 )
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsAuthError, TrafficStarsError
+from airflow_provider_trafficstars.reports import report_timezone
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
 
@@ -63,6 +64,7 @@ def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None
             reason="missing_api_key",
         )
     extras = read_extras(conn.extra_dejson or {}, conn_id)
+    report_timezone(extras["report_timezone"], conn_id)  # a bad zone fails here, before any call
     config = ClientConfig(
         base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
         api_key=api_key,
@@ -70,6 +72,8 @@ def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None
         max_retries=extras["max_retries"] if max_retries is None else max_retries,
         refresh_margin=extras["refresh_margin"],
         single_flight=extras["single_flight"],
+        rate_limit=extras["rate_limit"],
+        report_timezone=extras["report_timezone"] or "UTC",
     )
     return config, extras["token_variable"] or default_token_variable(conn_id)
 
