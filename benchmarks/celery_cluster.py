@@ -35,20 +35,29 @@ from benchmarks.common import (
     migrate,
     new_api_key,
     port_open,
+    postgres_conn_json,
     postgres_database,
     postgres_problem,
 )
 
-EXAMPLE_DAG = REPO / "example_dags" / "example_trafficstars_campaign_report.py"
-VARIANT_DAGS = REPO / "tests" / "distributed" / "dags" / "ts_campaign_report_no_refresh.py"
-WITH_REFRESH, NO_REFRESH, BURST, BURST_NAIVE = (
-    "example_trafficstars_campaign_report",
-    "ts_campaign_report_no_refresh",
-    "ts_campaign_report_burst",
-    "ts_campaign_report_burst_naive",
+EXAMPLE_DAGS = [
+    REPO / "example_dags" / "example_trafficstars_report_etl.py",
+    REPO / "example_dags" / "example_trafficstars_report_load.py",
+]
+BURST_DAGS = REPO / "tests" / "distributed" / "dags" / "ts_report_burst.py"
+ETL, LOAD, BURST, BURST_NAIVE = (
+    "example_trafficstars_report_etl",
+    "example_trafficstars_report_load",
+    "ts_report_burst",
+    "ts_report_burst_naive",
 )
+DAG_IDS = {EXAMPLE_DAGS[0]: [ETL], EXAMPLE_DAGS[1]: [LOAD], BURST_DAGS: [BURST, BURST_NAIVE]}
+#: The tasks that call TrafficStars (a naive integration takes one token for each).
+API_TASKS = ("refresh_token", "advertiser_by_day", "advertiser_by_campaign", "advertiser_by_country", "campaigns",
+             "fetch_report")  # fmt: skip
 BURST_CONN_ID = "trafficstars_burst"  # the burst DAG's connection: its own emulator when given one
 NAIVE_CONN_ID = "trafficstars_naive"  # the same API key with single_flight off
+WAREHOUSE_CONN_ID = "trafficstars_warehouse"  # where the report-load example loads (a PostgreSQL database)
 LOGICAL_DATE = "2026-11-26T00:00:00+00:00"
 
 # Seeds the cache with an expired token of the right connection (fingerprint) and no lease, then runs
@@ -100,8 +109,10 @@ class CeleryDeployment:
         emulator: EmulatorProcess,
         api_key: str,
         burst_emulator: EmulatorProcess | None = None,
+        warehouse_url: str | None = None,
     ) -> None:
         self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
+        self.warehouse_url = warehouse_url
         # Runs on different emulators can run at the same time and still be counted apart.
         self.burst_emulator = burst_emulator or emulator
         for emu in {id(e): e for e in (self.emulator, self.burst_emulator)}.values():
@@ -125,7 +136,9 @@ class CeleryDeployment:
             AIRFLOW__CELERY__WORKER_CONCURRENCY="8",
             AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER="1",
             AIRFLOW__OPERATORS__DEFAULT_QUEUE=self.queue,  # other Redis users never see our tasks
-            AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="False",  # only the runs we trigger
+            # On, for the load DAG's Asset-triggered runs: the ETL (@daily) stays paused until a test unpauses it.
+            AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",  # REST API triggers without a login
             AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME="0.2",
             AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES="1",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="3",
@@ -136,7 +149,11 @@ class CeleryDeployment:
             AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn_json(emulator.url, api_key),
             AIRFLOW_CONN_TRAFFICSTARS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
             AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(self.burst_emulator.url, api_key),
+            # The report ETL writes to this machine's file system (both workers share it).
+            TRAFFICSTARS_REPORT_BASE_URL=f"file://{home}/reports",
         )
+        if warehouse_url:
+            self.env["AIRFLOW_CONN_" + WAREHOUSE_CONN_ID.upper()] = postgres_conn_json(warehouse_url)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.pgids_file = home / "pgids"
 
@@ -174,11 +191,12 @@ class CeleryDeployment:
                 f"worker{n}", self._airflow(*worker, "--skip-serve-logs", "--without-gossip", "--without-mingle")
             )
         deadline = time.monotonic() + timeout
-        names = [WITH_REFRESH if f == EXAMPLE_DAG else None for f in dag_files]
-        wanted = {n for n in names if n} | ({NO_REFRESH, BURST, BURST_NAIVE} if VARIANT_DAGS in dag_files else set())
+        wanted = {dag_id for f in dag_files for dag_id in DAG_IDS[f]}
         self._wait(lambda: wanted <= self._parsed(), deadline, f"DAGs not parsed: {sorted(wanted)}")
-        # Unpaused once for all runs (no scheduled runs: use_job_schedule is off), while the workers start.
-        self._cli("dags", "unpause", "--treat-dag-id-as-regex", "-y", "^(" + "|".join(sorted(wanted)) + ")$")
+        # Unpaused once for all runs, while the workers start; not the ETL, whose schedule would start a run
+        # (start_scheduled_run unpauses it once its token is seeded).
+        unpause = sorted(wanted - {ETL})
+        self._cli("dags", "unpause", "--treat-dag-id-as-regex", "-y", "^(" + "|".join(unpause) + ")$")
         self._wait(lambda: self._healthy(), deadline, "the api-server did not become healthy")
         self._wait(lambda: all(self._log_has(f"worker{n}", b" ready.") for n in (1, 2)), deadline, "workers")
         timings["start"] = time.perf_counter() - started
@@ -250,11 +268,11 @@ class CeleryDeployment:
             raise RuntimeError(f"airflow {' '.join(args)} failed: {result.stderr[-2000:]}")
         return result.stdout
 
-    def _seed_and_trigger(self, conn_id: str, dag_id: str, run_id: str) -> None:
+    def _seed_and_run(self, conn_id: str, *command: str) -> None:
+        """Seed a stale token in the cache Variable of ``conn_id``, then run ``airflow <command>``."""
         variable = f"trafficstars_access_token_{conn_id}"
-        trigger = ["dags", "trigger", dag_id, "-r", run_id, "-l", LOGICAL_DATE]
         url = self.burst_emulator.url if conn_id == BURST_CONN_ID else self.emulator.url
-        cmd = [sys.executable, "-c", _SEED_AND_TRIGGER, url, self.api_key, variable, *trigger]
+        cmd = [sys.executable, "-c", _SEED_AND_TRIGGER, url, self.api_key, variable, *command]
         result = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"seeding the stale token or triggering failed: {result.stderr[-2000:]}")
@@ -265,8 +283,77 @@ class CeleryDeployment:
         emulator = self.burst_emulator if conn_id == BURST_CONN_ID else self.emulator
         handle = {"dag_id": dag_id, "run_id": f"bench_{secrets.token_hex(4)}", "emulator": emulator}
         handle["before"] = emulator.token_requests()
-        self._seed_and_trigger(conn_id, dag_id, handle["run_id"])
+        self._seed_and_run(conn_id, "dags", "trigger", dag_id, "-r", handle["run_id"], "-l", LOGICAL_DATE)
         return handle
+
+    def start_scheduled_run(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Seed a stale token, unpause ``dag_id`` and return the handle of the run its schedule starts."""
+        before = self.emulator.token_requests()
+        self._seed_and_run("trafficstars_default", "dags", "unpause", dag_id)
+        run_id = self._next_run(dag_id, "scheduled", set(), timeout)
+        return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": before}
+
+    def trigger_without_date(self, dag_id: str) -> dict[str, Any]:
+        """Trigger ``dag_id`` through the REST API with ``"logical_date": null``, as a user or a tool does."""
+        base = f"http://127.0.0.1:{self.port}"
+        with urllib.request.urlopen(f"{base}/auth/token", timeout=30) as resp:  # all admins: no credentials
+            token = json.loads(resp.read())["access_token"]
+        run_id = f"bench_{secrets.token_hex(4)}"
+        request = urllib.request.Request(
+            f"{base}/api/v2/dags/{dag_id}/dagRuns",
+            data=json.dumps({"dag_run_id": run_id, "logical_date": None}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        before = self.emulator.token_requests()
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            body = json.loads(resp.read())
+        if body.get("logical_date") is not None:
+            raise RuntimeError(f"the REST API gave the run a logical date: {body.get('logical_date')}")
+        return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": before}
+
+    def next_asset_triggered_run(self, dag_id: str, seen: set[str], timeout: float = 120) -> dict[str, Any]:
+        """Return the handle of ``dag_id``'s next Asset-triggered run (one whose id is not in ``seen``)."""
+        run_id = self._next_run(dag_id, "asset_triggered", seen, timeout)
+        return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": self.emulator.token_requests()}
+
+    def _next_run(self, dag_id: str, run_type: str, seen: set[str], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self._sql(
+                "SELECT run_id FROM dag_run WHERE dag_id = %s AND run_type = %s ORDER BY id", dag_id, run_type
+            )
+            new = [row[0] for row in rows if row[0] not in seen]
+            if new:
+                return str(new[0])
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no new {run_type} run of {dag_id} in {timeout:.0f} s (logs in {self.home}/logs)")
+            time.sleep(0.5)
+
+    def warehouse_tables(self) -> dict[str, dict[str, int]]:
+        """Return ``{table: {"rows", "keys", "days"}}`` of the report-load example's PostgreSQL tables."""
+        import psycopg2
+
+        assert self.warehouse_url, "no warehouse database was given"
+        keys = {
+            "trafficstars_advertiser_by_day": "day",
+            "trafficstars_advertiser_by_campaign": "day, campaign_id",
+            "trafficstars_advertiser_by_country": "day, country",
+            "trafficstars_campaigns": "day, id",
+        }
+        conn = psycopg2.connect(
+            self.warehouse_url.replace("postgresql+psycopg2://", "postgresql://"), connect_timeout=10
+        )
+        try:
+            with conn.cursor() as cur:
+                out = {}
+                for table, key in keys.items():
+                    cur.execute(f"SELECT count(*), count(DISTINCT ({key})), count(DISTINCT day) FROM {table}")
+                    rows, distinct, days = cur.fetchone()
+                    out[table] = {"rows": rows, "keys": distinct, "days": days}
+                return out
+        finally:
+            conn.close()
 
     def wait_run(self, handle: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
         """Wait for a run started by :meth:`start_run`; return its state, token requests and wall time."""
@@ -298,9 +385,7 @@ class CeleryDeployment:
             "seconds": float(rows[0][1]),
             "tasks": sum(tasks.values()),
             # What a naive integration (a token per task) would cost: one per task that calls the API.
-            "api_tasks": sum(
-                n for task, n in tasks.items() if task in ("refresh_token", "list_campaigns", "fetch_report")
-            ),
+            "api_tasks": sum(n for task, n in tasks.items() if task in API_TASKS),
         }
 
     def run(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
@@ -308,16 +393,40 @@ class CeleryDeployment:
         return self.wait_run(self.start_run(dag_id), timeout)
 
 
+def report_etl_rounds(deployment: CeleryDeployment) -> dict[str, Any]:
+    """Run the report ETL twice and let the scheduler start the load DAG after each; return what happened.
+
+    The first ETL run is the one its ``@daily`` schedule starts (with a stale token in the cache), the
+    second is triggered through the REST API with no logical date. Each updates the ETL's Assets, and the
+    scheduler starts the load DAG from those events; the warehouse tables are read after each load.
+    """
+    etl = deployment.wait_run(deployment.start_scheduled_run(ETL))
+    load = deployment.wait_run(deployment.next_asset_triggered_run(LOAD, set()))
+    tables = deployment.warehouse_tables()
+    etl_again = deployment.wait_run(deployment.trigger_without_date(ETL))
+    load_again = deployment.wait_run(deployment.next_asset_triggered_run(LOAD, {load["run_id"]}))
+    return {
+        "runs": [etl, load, etl_again, load_again],
+        "tables": tables,
+        "tables_again": deployment.warehouse_tables(),
+    }
+
+
 def run_scenario(workdir: Path, *, naive_burst: bool = True) -> dict[str, Any]:
     """Start a deployment on a fresh PostgreSQL database, run the DAGs, tear everything down."""
     api_key = new_api_key()
     home = workdir / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    with EmulatorProcess(api_key, campaigns=32, workdir=workdir) as emu, postgres_database() as db_url:
-        deployment = CeleryDeployment(home, db_url, emu, api_key)
+    with (
+        EmulatorProcess(api_key, campaigns=32, workdir=workdir) as emu,
+        postgres_database() as db_url,
+        postgres_database("ts_warehouse") as warehouse_url,
+    ):
+        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url)
         try:
-            result: dict[str, Any] = {"timings": deployment.start([EXAMPLE_DAG, VARIANT_DAGS])}
-            result["runs"] = [deployment.run(WITH_REFRESH), deployment.run(NO_REFRESH), deployment.run(BURST)]
+            result: dict[str, Any] = {"timings": deployment.start([*EXAMPLE_DAGS, BURST_DAGS])}
+            result.update(report_etl_rounds(deployment))
+            result["runs"].append(deployment.run(BURST))
             if naive_burst:
                 result["runs"].append(deployment.run(BURST_NAIVE))
             return result

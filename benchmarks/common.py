@@ -159,6 +159,22 @@ def postgres_database(prefix: str = "ts_bench") -> Iterator[str]:
         drop_postgres_database(name)
 
 
+def postgres_conn_json(url: str) -> str:
+    """Return the ``AIRFLOW_CONN_...`` JSON of a ``postgres`` connection to the database at SQLAlchemy ``url``."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return json.dumps(
+        {
+            "conn_type": "postgres",
+            "host": parts.hostname,
+            "port": parts.port or 5432,
+            "login": parts.username,
+            "schema": parts.path.lstrip("/"),
+        }
+    )
+
+
 def drop_postgres_database(name: str) -> None:
     _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -1,7 +1,10 @@
 """`make demo`: run the example DAGs on a throwaway SQLite Airflow against the bundled emulator.
 
-With TRAFFICSTARS_API_KEY set, the same DAGs run against the real API (TRAFFICSTARS_HOST overrides the
-base URL). Everything lives under .demo/ and is recreated on each run.
+The session example, then the report ETL (four reports to files under .demo/reports/) and the load DAG
+(into the SQLite database .demo/warehouse.db), then the ETL and the load once more, to show that a rerun
+replaces the days it loads instead of adding them twice. The emulator enforces the API's rate limit
+(100 calls per 60 s). With TRAFFICSTARS_API_KEY set, the same DAGs run against the real API
+(TRAFFICSTARS_HOST overrides the base URL). Everything lives under .demo/ and is recreated on each run.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
 HOME = DEMO / "airflow-home"
-DAGS = ("example_trafficstars_session", "example_trafficstars_campaign_report")
-REPORT_DATE = "2026-11-26"
+DAGS = ("example_trafficstars_session", "example_trafficstars_report_etl", "example_trafficstars_report_load")
+#: The runs, in order: the ETL and the load run twice (the second time shows that nothing doubles).
+RUNS = (DAGS[0], DAGS[1], DAGS[2], DAGS[1], DAGS[2])
 CONN_ID = "trafficstars_default"
+WAREHOUSE = DEMO / "warehouse.db"
 
 
 def prepare_home() -> dict[str, str]:
@@ -35,6 +40,8 @@ def prepare_home() -> dict[str, str]:
         AIRFLOW__CORE__DAGS_FOLDER=str(HOME / "dags"),
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{HOME}/airflow.db",
         AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        TRAFFICSTARS_REPORT_BASE_URL=f"file://{DEMO}/reports",
+        AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE)}),
     )
     return env
 
@@ -92,59 +99,67 @@ def main() -> int:
 
         key = "demo-key"
         emulator = TrafficStarsEmulator(api_keys=[key], campaigns=24).start()
+        emulator.set_rate_limit((100, 60.0))  # the API's: beyond 100 calls in 60 s, 429
         host = emulator.url
-        print(f"Running against the bundled emulator at {host} (24 campaigns)")
+        print(f"Running against the bundled emulator at {host} (24 campaigns, 100 calls per 60 s)")
     env["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = json.dumps({"conn_type": "trafficstars", "host": host, "password": key})
     os.environ.update(env)
 
     print(f"Airflow home: {HOME.relative_to(REPO)} (SQLite)")
     airflow(env, "db", "migrate", log=DEMO / "db-migrate.log")
-    counts: dict[str, int] = {}
-    for dag_id in DAGS:
+    runs: list[tuple[str, dict[str, Any], int]] = []
+    for number, dag_id in enumerate(RUNS, 1):
         before = emulator.token_requests if emulator else 0
-        extra = [REPORT_DATE] if dag_id.endswith("report") else []
-        airflow(env, "dags", "test", dag_id, *extra, log=DEMO / f"{dag_id}.log")
-        counts[dag_id] = (emulator.token_requests - before) if emulator else -1
+        airflow(env, "dags", "test", dag_id, log=DEMO / f"{number}-{dag_id}.log")
+        runs.append((dag_id, xcoms(dag_id), (emulator.token_requests - before) if emulator else -1))
 
     print("\nSummary")
-    for dag_id in DAGS:
-        result = xcoms(dag_id)
-        print(f"- {dag_id}: {result['state']}")
-        mapped: dict[str, list[Any]] = {}
+    for dag_id, result, tokens in runs:
+        print(f"- {dag_id}: {result['state']}" + (f", {tokens} token request(s)" if emulator else ""))
         for task, value in result["xcom"].items():
-            if "[" in task:
-                mapped.setdefault(task.split("[")[0], []).append(value)
-                continue
-            text = json.dumps(value, default=str)
-            print(f"    {task}: {text if len(text) < 160 else text[:157] + '...'}")
-        for task, values in mapped.items():
-            rows = sum(len(v) for v in values if isinstance(v, list))
-            print(f"    {task}: {len(values)} mapped task instances, {rows} rows in all")
-        if emulator:
-            print(f"    token requests during this run: {counts[dag_id]}")
+            print(f"    {task}: {describe(value)}")
     if emulator:
-        total = sum(counts.values())
-        print(f"- token requests in total: {total} ({', '.join(f'{d}: {n}' for d, n in counts.items())})")
-    if emulator:
-        stats = {f"{r.method} {r.path}": 0 for r in emulator.request_log()}
+        stats: dict[str, int] = {}
         for r in emulator.request_log():
-            stats[f"{r.method} {r.path}"] += 1
+            stats[f"{r.method} {r.path}"] = stats.get(f"{r.method} {r.path}", 0) + 1
         print("- emulator requests: " + ", ".join(f"{k} x{v}" for k, v in sorted(stats.items())))
+        print(f"- answers of 429 (rate limit): {sum(1 for r in emulator.request_log() if r.status == 429)}")
         print(f"- access tokens issued: {len(emulator.issued_tokens)} (values masked: never printed)")
-        print(
-            "  Each DAG run cost exactly one token request, however many tasks it ran; the session DAG's\n"
-            "  last step logs out, so the report DAG that follows starts a new session."
-        )
         emulator.stop()
-    reports = sorted((HOME / "trafficstars").rglob("*.csv")) if (HOME / "trafficstars").exists() else []
-    for csv in reports:
-        print(f"- report CSV: {csv.relative_to(REPO)} ({len(csv.read_text().splitlines()) - 1} rows)")
+    objects = sorted(p for p in (DEMO / "reports").rglob("*") if p.is_file()) if (DEMO / "reports").exists() else []
+    print(f"- report objects under {(DEMO / 'reports').relative_to(REPO)}: {len(objects)}, e.g.")
+    for path in objects[:: max(1, len(objects) // 4)][:4]:
+        print(f"    {path.relative_to(DEMO / 'reports')} ({len(path.read_text().splitlines()) - 1} rows)")
+    print(f"- SQL tables in {WAREHOUSE.relative_to(REPO)} (after two ETL + load runs: nothing doubled):")
+    for table, rows, days in warehouse_counts():
+        print(f"    {table}: {rows} rows, {days} day(s)")
     token_var = f"trafficstars_access_token_{CONN_ID}"
     from airflow.models import Variable
 
     print(f"- Variable {token_var}: {'present' if Variable.get(token_var, default_var=None) else 'absent'}")
     print("Demo finished: all DAG runs succeeded.")
     return 0
+
+
+def describe(value: Any) -> str:
+    """Return one line about an XCom: a report transfer's objects summed up, anything else as JSON."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) and {"day", "rows"} <= set(v) for v in value):
+        days = sorted(v["day"] for v in value)
+        return f"{len(value)} object(s), {sum(v['rows'] for v in value)} rows, days {days[0]}..{days[-1]}"
+    text = json.dumps(value, default=str)
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def warehouse_counts() -> list[tuple[str, int, int]]:
+    """Return ``(table, rows, days)`` of every table the load DAG made, straight from the SQLite file."""
+    import sqlite3
+
+    conn = sqlite3.connect(WAREHOUSE)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return [(t, *conn.execute(f"SELECT COUNT(*), COUNT(DISTINCT day) FROM {t}").fetchone()) for t in tables]
+    finally:
+        conn.close()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_trafficstars._compat import AIRFLOW_V_3_3
-from benchmarks.celery_cluster import BURST, EXAMPLE_DAG, VARIANT_DAGS, WITH_REFRESH, CeleryDeployment, services_problem
+from benchmarks.celery_cluster import (
+    BURST,
+    BURST_DAGS,
+    EXAMPLE_DAGS,
+    CeleryDeployment,
+    report_etl_rounds,
+    services_problem,
+)
 from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, new_api_key, postgres_database
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
 
@@ -70,36 +77,61 @@ def test_sixteen_processes_on_postgres_renew_at_most_twice(
         assert got.token_requests <= 2, got
 
 
+@pytest.fixture(scope="module")
+def warehouse(pg_home: tuple[str, Path]) -> Iterator[str]:
+    """A PostgreSQL database for the report-load example's tables; dropped at the end."""
+    with postgres_database("ts_warehouse") as url:
+        yield url
+
+
 @pytest.mark.distributed
-def test_celery_deployment_renews_once_per_run(pg_home: tuple[str, Path], emulator: tuple[EmulatorProcess, str]):
+def test_report_etl_and_load_on_celery_and_postgres(
+    pg_home: tuple[str, Path], emulator: tuple[EmulatorProcess, str], warehouse: str
+) -> None:
+    """The report examples as deployed: a scheduled ETL run, a dateless REST trigger, Asset-triggered loads.
+
+    Meanwhile a burst of 32 report tasks, 16 at a time on two workers, meets a stale token at once (on an
+    emulator of its own, so that both are counted apart): the case the cross-process lease is for.
+    """
     url, home = pg_home
     emu, key = emulator
     burst_emu = EmulatorProcess(key, campaigns=32, workdir=home.parent)
     try:
-        deployment = CeleryDeployment(home, url, emu, key, burst_emulator=burst_emu)
+        deployment = CeleryDeployment(home, url, emu, key, burst_emulator=burst_emu, warehouse_url=warehouse)
     except BaseException:
         burst_emu.stop()
         raise
     try:
-        deployment.start([EXAMPLE_DAG, VARIANT_DAGS], migrated=True)
-        # Both runs at once (each counted on its own emulator): the test is about counts, not times.
-        first = deployment.start_run(WITH_REFRESH)
-        # Without the refresh task. Not the example minus that task (ts_campaign_report_no_refresh, in
-        # make bench): there list_campaigns alone meets the stale token. Here 32 report tasks, 16 at a
-        # time on two workers, all meet it at once.
-        second = deployment.start_run(BURST)
-        with_refresh, without = deployment.wait_run(first), deployment.wait_run(second)
+        deployment.start([*EXAMPLE_DAGS, BURST_DAGS], migrated=True)
+        burst_handle = deployment.start_run(BURST)
+        got = report_etl_rounds(deployment)
+        burst = deployment.wait_run(burst_handle)
     finally:
         deployment.stop()
         burst_emu.stop()
         for pgid in deployment.pgids_file.read_text().split() if deployment.pgids_file.exists() else []:
             kill_group(int(pgid), grace=1)
-    for run in (with_refresh, without):
+    etl, _, etl_again, _ = got["runs"]
+    for run in (*got["runs"], burst):
         assert run["state"] == "success", run
-    assert with_refresh["api_tasks"] == 34  # refresh_token, list_campaigns, 32 mapped reports
-    assert without["api_tasks"] == 32
-    assert with_refresh["token_requests"] == 1, with_refresh
-    assert without["token_requests"] <= 2, without
+    assert etl["api_tasks"] == 5  # refresh_token and the four report tasks
+    assert etl["token_requests"] == 1, etl  # one renewal of the stale token for the whole run
+    assert etl_again["token_requests"] == 0, etl_again  # the token renewed above is still fresh
+    assert burst["api_tasks"] == 32
+    assert burst["token_requests"] <= 2, burst
+
+    # Yesterday and the two days before (lookback_days=2): the scheduled run's zero-length interval and the
+    # dateless trigger both mean "the day before"; unless midnight passed in between, the same three days.
+    tables, again = got["tables"], got["tables_again"]
+    days = tables["trafficstars_advertiser_by_day"]["days"]
+    assert days == 3, tables
+    for table, counts in tables.items():
+        assert counts["rows"] == counts["keys"] > 0, (table, counts)  # one row per day and key
+    assert tables["trafficstars_advertiser_by_campaign"]["rows"] == 32 * days
+    assert tables["trafficstars_campaigns"] == {"rows": 32, "keys": 32, "days": 1}
+    for table, counts in again.items():
+        assert counts["rows"] == counts["keys"], (table, counts)  # the second load replaced, never duplicated
+        assert counts["days"] in (tables[table]["days"], tables[table]["days"] + 1), (table, counts)  # midnight
 
 
 @pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])

@@ -1,13 +1,10 @@
-"""The campaign-report example without its refresh task, and a burst variant (distributed test DAGs).
+"""A burst of report calls at one instant (distributed test and benchmark DAGs).
 
-``ts_campaign_report_no_refresh`` has the shape of ``example_trafficstars_campaign_report`` (list
-campaigns, one mapped report task per campaign, combine to CSV) minus ``refresh_token``: the first task
-that finds the cached token stale renews it. ``ts_campaign_report_burst`` skips the campaign listing too
-(the ids come from a param) and runs 16 report tasks at a time, so that many tasks on both Celery
-workers find the stale token at the same instant: the case the cross-process lease is for.
-It uses the connection ``trafficstars_burst`` (the same API key; the test points it at an emulator of its
-own, so that it can run next to the example and still be counted apart).
-``ts_campaign_report_burst_naive`` is the same on a connection with ``single_flight`` off.
+``ts_report_burst`` starts 32 report tasks, 16 at a time, with no upstream API call (the ids come from a
+param), so that many tasks on both Celery workers find the stale token at the same instant: the case the
+cross-process lease is for. It uses the connection ``trafficstars_burst`` (the same API key; the test
+points it at an emulator of its own, so that it can run next to the report ETL and still be counted
+apart). ``ts_report_burst_naive`` is the same on a connection with ``single_flight`` off.
 """
 
 from __future__ import annotations
@@ -31,12 +28,8 @@ def _items(response: Any) -> list[Any]:
     return list(items)
 
 
-def campaign_ids(response: Any) -> list[int]:
-    return [int(campaign["id"]) for campaign in _items(response)]
-
-
-def campaign_query(campaign_id: int) -> dict[str, int]:
-    return {"campaign_id": campaign_id}
+def campaign_query(campaign_id: int) -> dict[str, list[int]]:
+    return {"campaign_id": [campaign_id]}  # the API takes filters as arrays: campaign_id[]=7
 
 
 def report_rows(response: Any) -> list[dict[str, Any]]:
@@ -55,23 +48,9 @@ def write_csv(rows_per_campaign: list[list[dict[str, Any]]], **context: Any) -> 
     return str(target)
 
 
-@dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["test"])
-def ts_campaign_report_no_refresh() -> None:
-    campaigns = TrafficStarsApiOperator(
-        task_id="list_campaigns", endpoint="/v1.1/campaigns", response_filter=campaign_ids
-    )
-    reports = TrafficStarsApiOperator.partial(
-        task_id="fetch_report",
-        endpoint=REPORT_ENDPOINT + "?date_from={{ ds }}&date_to={{ ds }}",
-        response_filter=report_rows,
-        max_active_tis_per_dag=4,
-    ).expand(query_params=campaigns.output.map(campaign_query))
-    write_csv(reports.output)
-
-
 def _burst(conn_id: str) -> None:
     @task
-    def campaign_list(params: dict[str, Any] | None = None) -> list[dict[str, int]]:
+    def campaign_list(params: dict[str, Any] | None = None) -> list[dict[str, list[int]]]:
         return [campaign_query(i) for i in range(1, int((params or {})["campaigns"]) + 1)]
 
     reports = TrafficStarsApiOperator.partial(
@@ -94,16 +73,15 @@ _BURST_ARGS: dict[str, Any] = {
 
 
 @dag(**_BURST_ARGS)
-def ts_campaign_report_burst() -> None:
+def ts_report_burst() -> None:
     _burst("trafficstars_burst")
 
 
 @dag(**_BURST_ARGS)
-def ts_campaign_report_burst_naive() -> None:
+def ts_report_burst_naive() -> None:
     """The burst with ``single_flight`` off in its connection: the baseline of the lease."""
     _burst("trafficstars_naive")
 
 
-ts_campaign_report_no_refresh()
-ts_campaign_report_burst()
-ts_campaign_report_burst_naive()
+ts_report_burst()
+ts_report_burst_naive()
