@@ -29,7 +29,7 @@ def _items(response: Any) -> list[Any]:
 
 
 def campaign_query(campaign_id: int) -> dict[str, list[int]]:
-    return {"campaign_id": [campaign_id]}  # the API takes filters as arrays: campaign_id[]=7
+    return {"campaign_id": [campaign_id]}  # arrays go as campaign_id[]=: the API knows no bare campaign_id
 
 
 def report_rows(response: Any) -> list[dict[str, Any]]:
