@@ -62,6 +62,48 @@ def dag_scenarios(work: Path, key: str) -> dict[str, Any]:
     return result
 
 
+def report_scenarios(work: Path) -> dict[str, Any]:
+    """Scenarios 6 and 7 in a process of their own, on a fresh SQLite DB (about 4 minutes: the rate limit)."""
+    home = work / "reports"
+    home.mkdir()
+    out = home / "result.json"
+    env = airflow_env(home, f"sqlite:///{home}/airflow.db")
+    cmd = [sys.executable, "-m", "benchmarks.report_runs", str(out)]
+    subprocess.run(cmd, env=env, cwd=REPO, check=True, timeout=1800, capture_output=True)
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def report_rows(r: dict[str, Any]) -> list[Row]:
+    """The table rows of scenarios 6 and 7, with the goals of issue 11 checked."""
+    ours, naive, mem = r["backfill"], r["naive"], r["memory"]
+    calls_per_s = r["rate"][0] / r["rate"][1]
+    bound = 1.15 * ours["calls"] / calls_per_s + 5
+    failed = ours["tasks"].get("failed", 0) + ours["tasks"].get("upstream_failed", 0)
+    naive_failed = naive["tasks"].get("failed", 0) + naive["tasks"].get("upstream_failed", 0)
+    label = f"{r['days']}-day backfill, by-campaign + by-country + by-day, {r['rate'][0]} calls/{r['rate'][1]:.0f} s"
+    by_path = ", ".join(f"{k} {v}" for k, v in sorted(ours["by_path"].items()))
+    rows: list[Row] = [
+        ("6", label, "failed tasks / answers of 429", f"{failed} / {ours['answers_429']}",
+         f"{naive_failed} / {naive['answers_429']}"),
+        ("6", f"(emulator: {r['campaigns']} campaigns)", "API calls (token requests included)",
+         f"{ours['calls']} ({by_path})", f"{naive['calls']} (one per campaign per day, by-campaign only)"),
+        ("6", "", "wall time (goal: <= 1.15 x calls / rate + 5 s)",
+         f"{ours['seconds']:.1f} s (goal {bound:.1f} s)", f"{naive['seconds']:.1f} s"),
+    ]  # fmt: skip
+    for task, what in (("by_day_366_days", "366-day by-day export"), ("by_spot_10000_rows", "10 000-row by-spot day")):
+        m = mem.get(task, {})
+        if not m:
+            rows.append(("7", what, "peak memory", f"not measured ({mem.get('state')})", ""))
+            continue
+        rows.append(
+            ("7", what, "peak traced memory: export / parsing its largest answer",
+             f"{m['export_peak'] / 1e6:.2f} MB / {m['one_answer_peak'] / 1e6:.2f} MB",
+             f"answer {m['answer_bytes'] / 1e6:.2f} MB, {m['rows']} rows in {m['objects']} object(s)")
+        )  # fmt: skip
+    return rows
+
+
 def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
     """Scenario 3: naive and lease rounds alternated on the same 16 processes."""
     home = work / f"contention-{db}"
@@ -99,7 +141,9 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke check")
-    parser.add_argument("--skip", action="append", default=[], choices=["dags", "contention", "celery", "import"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["dags", "contention", "celery", "import", "reports"]
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     rounds = 2 if args.quick else 10
@@ -171,6 +215,9 @@ def main() -> None:
                      f"{res['timings']['start']:.1f} s", ""),
                 ]  # fmt: skip
                 print(table(rows), flush=True)
+        if "reports" not in args.skip:
+            rows += report_rows(report_scenarios(work))
+            print(table(rows), flush=True)
         if "import" not in args.skip:
             imp = import_cost.measure()
             rows.append(("5", "import after `import airflow.sdk`", "hook module, median of 10 interpreters",
