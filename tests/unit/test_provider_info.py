@@ -229,3 +229,13 @@ def test_bad_report_extras_are_config_errors_before_any_call(extra: dict[str, An
     conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
     with pytest.raises(TrafficStarsConfigError, match=next(iter(extra))):
         connection_config(conn, "ts")
+
+
+def test_the_report_transfer_is_registered_as_a_transfer() -> None:
+    (transfer,) = get_provider_info()["transfers"]
+    assert transfer == {
+        "source-integration-name": "TrafficStars",
+        "target-integration-name": "Common IO",
+        "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
+    }
+    assert importlib.util.find_spec(transfer["python-module"]) is not None
