@@ -20,8 +20,9 @@ keep changing after the fact), one object per report and day:
    `example_trafficstars_report_load` is scheduled on them and loads those days into SQL tables.
 
 Where: the DAG param `base_url`, by default `$TRAFFICSTARS_REPORT_BASE_URL`, else
-`file://$AIRFLOW_HOME/trafficstars/reports`. Point it at `s3://bucket/trafficstars` (with the
-`storage_conn_id` param naming an AWS connection) or any other store Airflow's ObjectStoragePath knows.
+`file://$AIRFLOW_HOME/trafficstars/reports`. Point it at `s3://bucket/trafficstars` or any other store
+Airflow's ObjectStoragePath knows, with `$TRAFFICSTARS_REPORT_STORAGE_CONN_ID` naming the store's
+connection (an AWS one, say) where its default credentials do not do.
 To re-export a range, trigger the DAG with `{"date_from": "2026-10-01", "date_to": "2026-10-31"}`.
 
 Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
@@ -48,6 +49,7 @@ REPORTS = ("advertiser/by-day", "advertiser/by-campaign", "advertiser/by-country
 BASE_URL = os.environ.get("TRAFFICSTARS_REPORT_BASE_URL") or "file://{}/trafficstars/reports".format(
     os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 )
+STORAGE_CONN_ID = os.environ.get("TRAFFICSTARS_REPORT_STORAGE_CONN_ID") or None
 
 
 def report_asset(report: str) -> Asset:
@@ -63,7 +65,6 @@ with DAG(
     doc_md=__doc__,
     params={
         "base_url": Param(BASE_URL, type="string", description="Where the objects go (file://, s3://, gs://, ...)."),
-        "storage_conn_id": Param(None, type=["null", "string"], description="Connection of the store, if any."),
         "date_from": Param(None, type=["null", "string"], description="First day (YYYY-MM-DD); empty: the run's."),
         "date_to": Param(None, type=["null", "string"], description="Last day (YYYY-MM-DD); empty: the run's."),
     },
@@ -79,6 +80,6 @@ with DAG(
             date_from="{{ params.date_from or '' }}",
             date_to="{{ params.date_to or '' }}",
             lookback_days=0 if report == "campaigns" else 2,
-            storage_conn_id="{{ params.storage_conn_id or '' }}",
+            storage_conn_id=STORAGE_CONN_ID,
             outlets=[report_asset(report)],
         )

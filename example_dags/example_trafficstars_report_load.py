@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -153,7 +154,9 @@ def load_report(hook: Any, table: str, report: str, days: Mapping[str, str], sto
         "sql_conn_id": Param("trafficstars_warehouse", type="string", description="The SQL connection to load into."),
         "table_prefix": Param("trafficstars_", type="string", description="Tables are <prefix><report>."),
         "storage_conn_id": Param(
-            None, type=["null", "string"], description="Connection for the objects' store (s3://, gs://, ...)."
+            os.environ.get("TRAFFICSTARS_REPORT_STORAGE_CONN_ID") or None,
+            type=["null", "string"],
+            description="Connection of the objects' store (s3://, gs://, ...); the ETL's.",
         ),
     },
     tags=["example", "trafficstars"],

@@ -37,3 +37,21 @@ def test_five_hundred_calls_in_one_task_cost_one_token_request_and_two_variable_
     assert got["token_variable_reads"] <= 2
     # The renewal lease: one look for a live lease, one read-back after the settle delay.
     assert got["lease_variable_reads"] == 2
+
+
+def test_report_backfill_makes_one_call_per_day_and_report_and_one_for_by_day(
+    airflow_db: Path, clean_variables: None, api_key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Benchmark 6 at a small scale: the call counts (``make bench`` runs 60 days and measures the time)."""
+    from benchmarks import report_runs
+    from tests.conftest import conn_json
+
+    with TrafficStarsEmulator(api_keys=[api_key], campaigns=3, rate_limit=report_runs.RATE) as emulator:
+        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
+        dag = report_runs.install(DAGS_FOLDER)["ts_bench_report_backfill"]
+        got = report_runs.backfill(dag, emulator, 5, f"file://{tmp_path}")
+    assert got["state"] == "success"
+    assert got["tasks"] == {"success": 3}
+    assert got["by_path"] == {"by-campaign": 5, "by-country": 5, "by-day": 1, "/v1/auth/token": 1}
+    assert got["answers_429"] == 0
+    assert len(list(tmp_path.rglob("*.csv"))) == 3 * 5

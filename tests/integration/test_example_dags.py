@@ -1,20 +1,22 @@
-"""The example DAGs: they load without errors, parse fast and run against the emulator."""
+"""The example DAGs: they load without errors, parse fast and run, without a logical date, against the emulator."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import (
-    AIRFLOW_HOME,
     assert_no_secret,
     conn_json,
     install_dag,
@@ -28,8 +30,35 @@ from tests.conftest import (
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
-REPORT = "/v1.1/advertiser/custom/report/by-day"
 CAMPAIGNS = 24
+COUNTRIES = 5  # the emulator's
+ETL, LOAD = "example_trafficstars_report_etl", "example_trafficstars_report_load"
+#: report -> (task of the ETL, Asset, table of the load DAG)
+REPORT_NAMES = {
+    "advertiser/by-day": ("advertiser_by_day", "trafficstars_advertiser_by_day", "trafficstars_advertiser_by_day"),
+    "advertiser/by-campaign": (
+        "advertiser_by_campaign",
+        "trafficstars_advertiser_by_campaign",
+        "trafficstars_advertiser_by_campaign",
+    ),
+    "advertiser/by-country": (
+        "advertiser_by_country",
+        "trafficstars_advertiser_by_country",
+        "trafficstars_advertiser_by_country",
+    ),
+    "campaigns": ("campaigns", "trafficstars_campaigns", "trafficstars_campaigns"),
+}
+#: table -> the columns that identify a row (a second row with the same values is a duplicate)
+TABLE_KEYS = {
+    "trafficstars_advertiser_by_day": "day",
+    "trafficstars_advertiser_by_campaign": "day, campaign_id",
+    "trafficstars_advertiser_by_country": "day, country",
+    "trafficstars_campaigns": "day, id",
+}
+
+
+def _names(assets: Any) -> set[str]:
+    return {getattr(a, "name", None) or a.uri for a in assets}
 
 
 def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
@@ -39,13 +68,20 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     bag = dagbag_class()(str(EXAMPLES))
     elapsed = time.monotonic() - started
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"example_trafficstars_session", "example_trafficstars_campaign_report"}
+    assert set(bag.dag_ids) == {"example_trafficstars_session", ETL, LOAD}
     assert elapsed < 5, f"parsing the example DAGs took {elapsed:.1f} s"
     for dag in bag.dags.values():
         assert dag.doc_md and dag.catchup is False
+    # The load DAG is scheduled on exactly the Assets the ETL updates, one per report.
+    etl, load = bag.dags[ETL], bag.dags[LOAD]
+    outlets = {name for task in etl.tasks for name in _names(task.outlets)}
+    assert outlets == {asset for _, asset, _ in REPORT_NAMES.values()}
+    assert _names(load.get_task("load").inlets) == outlets
+    scheduled_on = getattr(load, "dataset_triggers", None) or load.timetable.asset_condition
+    assert {a for a in outlets if a in repr(scheduled_on)} == outlets
 
 
-def test_session_example_runs(
+def test_session_example_runs_without_a_logical_date(
     airflow_db: Path,
     clean_variables: None,
     ts_conn: str,
@@ -53,8 +89,10 @@ def test_session_example_runs(
     api_key: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
+    from tests.airflow_compat import dag_test_without_date
+
     dag = install_dag(EXAMPLES / "example_trafficstars_session.py")
-    run = dag.test()
+    run = dag_test_without_date(dag)
     tasks = ["refresh_token", "wait_for_session", "session_info", "count_campaigns", "logout"]
     assert task_states(run) == dict.fromkeys(tasks, "success")
     xcoms = run_xcoms(run)
@@ -68,71 +106,142 @@ def test_session_example_runs(
     assert_no_secret(json.dumps(list(xcoms.values())) + out + err + task_logs(), api_key, *emulator.issued_tokens)
 
 
+# -- the report ETL and the load DAG ------------------------------------------------------------------------
 @pytest.fixture
-def big_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
-    """An emulator with 24 campaigns, set as ``trafficstars_default``."""
-    with TrafficStarsEmulator(api_keys=[api_key], campaigns=CAMPAIGNS) as emu:
+def report_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
+    """24 campaigns and the API's rate limit (429 beyond 100 calls in 60 s), as ``trafficstars_default``."""
+    with TrafficStarsEmulator(api_keys=[api_key], campaigns=CAMPAIGNS, rate_limit=(100, 60.0)) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
         yield emu
 
 
-def read_csv(url: str) -> list[dict[str, str]]:
-    assert url.startswith("file://")
-    return list(csv.DictReader(io.StringIO(Path(url[len("file://") :]).read_text())))
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The load DAG's SQL connection ``trafficstars_warehouse``: a SQLite file."""
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return path
 
 
-def report_asset_events() -> list[Any]:
-    from tests.airflow_compat import asset_event_extras
+def _local(url: str) -> Path:
+    assert url.startswith("file://"), url
+    return Path(url[len("file://") :])
 
-    return asset_event_extras("trafficstars_campaign_report")
+
+def _read_csv(url: str) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(_local(url).read_text()))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
 
 
-def test_campaign_report_example_maps_over_campaigns_with_one_token(
-    airflow_db: Path,
-    clean_variables: None,
-    big_emulator: TrafficStarsEmulator,
-    api_key: str,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    dag = install_dag(EXAMPLES / "example_trafficstars_campaign_report.py")
-    run = dag.test()
+def _tables(path: Path) -> dict[str, dict[str, int]]:
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for table, key in TABLE_KEYS.items():
+            rows, days = conn.execute(f"SELECT COUNT(*), COUNT(DISTINCT day) FROM {table}").fetchone()
+            keys = conn.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT {key} FROM {table})").fetchone()[0]
+            out[table] = {"rows": rows, "keys": keys, "days": days}
+        return out
+    finally:
+        conn.close()
+
+
+def _leads(path: Path, day: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        query = "SELECT SUM(leads) FROM trafficstars_advertiser_by_campaign WHERE day = ?"
+        return int(conn.execute(query, (day,)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _check_etl_run(run: Any, base: Path) -> list[str]:
+    """Assert what one dateless ETL run wrote; return its days."""
     states = task_states(run)
     assert set(states.values()) == {"success"}, states
-    assert sum(task.startswith("fetch_report[") for task in states) == CAMPAIGNS
+    xcoms = run_xcoms(run)
+    # A run without a logical date covers the day before it started, plus lookback_days=2 before that.
+    by_day = xcoms[("advertiser_by_day", -1)]
+    days = [item["day"] for item in by_day]
+    last = date.fromisoformat(days[-1])
+    assert last in {(run.start_date - timedelta(days=1)).date(), (run.run_after - timedelta(days=1)).date()}
+    assert days == [(last - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
+    expected_rows = {"advertiser/by-day": 1, "advertiser/by-campaign": CAMPAIGNS, "advertiser/by-country": COUNTRIES}
+    for report, (task_id, _, _) in REPORT_NAMES.items():
+        items = xcoms[(task_id, -1)]
+        spec = CAMPAIGNS_SPEC if report == "campaigns" else REPORTS[report]
+        assert [i["day"] for i in items] == ([days[-1]] if report == "campaigns" else days), (report, items)
+        for item in items:
+            assert item["url"] == f"file://{base}/{report}/day={item['day']}/part.csv"
+            header, rows = _read_csv(item["url"])
+            assert header[: len(spec.fields)] == list(spec.fields)
+            assert len(rows) == item["rows"] == expected_rows.get(report, CAMPAIGNS)
+            assert {row["day"] for row in rows} == {item["day"]}
+    # Complete or absent: only the final objects under the destination, no temporary ones beside them.
+    written = sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
+    expected = [f"{r}/day={d}/part.csv" for r in REPORT_NAMES for d in (days[-1:] if r == "campaigns" else days)]
+    assert written == sorted(expected)
+    return days
 
-    assert big_emulator.token_requests == 1
-    assert big_emulator.count("GET", REPORT) == CAMPAIGNS
-    ds = run.logical_date.strftime("%Y-%m-%d")
-    queries = {r.query for r in big_emulator.request_log() if r.path == REPORT}
-    assert f"date_from={ds}&date_to={ds}&campaign_id%5B%5D=7" in queries
 
-    url = run_xcoms(run)[("write_csv", -1)]
-    assert url == f"file://{AIRFLOW_HOME}/trafficstars/reports/campaign_report_{ds}.csv"
-    rows = read_csv(url)
-    assert len(rows) == CAMPAIGNS
-    # by-day answers one row per day without the campaign's id: this example cannot tell its rows apart
-    # (issue 11 replaces it with one by-campaign call per day).
-    assert {row["day"] for row in rows} == {ds}
-    assert list(rows[0]) == ["day", "impressions", "clicks", "leads", "amount", "ctr", "ecpm", "ecpc", "ecpa"]
-    assert {"url": url, "rows": CAMPAIGNS, "day": ds} in report_asset_events()
-
-    out, err = capfd.readouterr()
-    stored = json.dumps([list(run_xcoms(run).values()), list(run_rendered_fields(run).values())])
-    secrets = (api_key, *big_emulator.issued_tokens)
-    assert_no_secret(stored + out + err + task_logs() + Path(url[len("file://") :]).read_text(), *secrets)
-
-
-def test_campaign_report_location_from_the_variable_or_the_param(
-    airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, tmp_path: Path
+def test_report_etl_and_load_without_a_logical_date_twice(
+    airflow_db: Path,
+    clean_variables: None,
+    report_emulator: TrafficStarsEmulator,
+    warehouse: Path,
+    api_key: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from airflow.models import Variable
+    from tests.airflow_compat import asset_event_extras, dag_test_without_date
 
-    dag = install_dag(EXAMPLES / "example_trafficstars_campaign_report.py")
-    Variable.set("trafficstars_report_base_url", f"file://{tmp_path}/from-variable")
-    url = run_xcoms(dag.test())[("write_csv", -1)]
-    assert url.startswith(f"file://{tmp_path}/from-variable/campaign_report_")
-    assert len(read_csv(url)) == 3
+    # The first run writes where the environment says (read when the DAG file is parsed) ...
+    monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/from-env")
+    etl = install_dag(EXAMPLES / f"{ETL}.py")
+    load = install_dag(EXAMPLES / f"{LOAD}.py")
+    run = dag_test_without_date(etl)
+    days = _check_etl_run(run, tmp_path / "from-env")
+    for report, (task_id, asset, _) in REPORT_NAMES.items():
+        items = run_xcoms(run)[(task_id, -1)]
+        assert asset_event_extras(asset) == [
+            {
+                "report": report,
+                "days": [i["day"] for i in items],
+                "rows": sum(i["rows"] for i in items),
+                "urls": [i["url"] for i in items],
+            }
+        ]
+    # ... and the load DAG (a manual run: each Asset's latest event) loads those days.
+    loaded = dag_test_without_date(load)
+    assert task_states(loaded) == {"load": "success"}
+    first = _tables(warehouse)
+    assert first == {
+        "trafficstars_advertiser_by_day": {"rows": 3, "keys": 3, "days": 3},
+        "trafficstars_advertiser_by_campaign": {"rows": 3 * CAMPAIGNS, "keys": 3 * CAMPAIGNS, "days": 3},
+        "trafficstars_advertiser_by_country": {"rows": 3 * COUNTRIES, "keys": 3 * COUNTRIES, "days": 3},
+        "trafficstars_campaigns": {"rows": CAMPAIGNS, "keys": CAMPAIGNS, "days": 1},
+    }
+    leads_before = _leads(warehouse, days[0])
 
-    url = run_xcoms(dag.test(run_conf={"report_base_url": f"file://{tmp_path}/from-param/"}))[("write_csv", -1)]
-    assert url.startswith(f"file://{tmp_path}/from-param/campaign_report_")
-    assert emulator.token_requests == 1  # the second run reused the first run's token
+    # Late conversions on the oldest day; the second run (to the DAG param's location) re-pulls it
+    # (lookback), and the second load replaces the days it loads instead of adding them again.
+    report_emulator.reports.revise_day(days[0])
+    run2 = dag_test_without_date(etl, run_conf={"base_url": f"file://{tmp_path}/from-param/"})
+    assert _check_etl_run(run2, tmp_path / "from-param") == days
+    dag_test_without_date(load)
+    assert _tables(warehouse) == first
+    _, revised = _read_csv(run_xcoms(run2)[("advertiser_by_campaign", -1)][0]["url"])
+    assert _leads(warehouse, days[0]) == sum(int(r["leads"]) for r in revised) > leads_before
+
+    # Both ETL runs shared one token; the rate limit was never hit; nothing secret was written anywhere.
+    assert report_emulator.token_requests == 1
+    assert not [r for r in report_emulator.request_log() if r.status == 429]
+    out, err = capfd.readouterr()
+    stored = json.dumps(
+        [list(run_xcoms(r).values()) + list(run_rendered_fields(r).values()) for r in (run, run2, loaded)],
+        default=str,
+    )
+    objects = "".join(p.read_text() for p in tmp_path.rglob("*.csv"))
+    assert_no_secret(stored + out + err + task_logs() + objects, api_key, *report_emulator.issued_tokens)
