@@ -380,6 +380,7 @@ class CeleryDeployment:
         )
         return {
             "dag_id": dag_id,
+            "run_id": run_id,
             "state": rows[0][0],
             "token_requests": handle["emulator"].token_requests() - handle["before"],
             "seconds": float(rows[0][1]),

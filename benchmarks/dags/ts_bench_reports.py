@@ -55,8 +55,13 @@ def ts_bench_report_naive() -> None:
         ]
 
     TrafficStarsApiOperator.partial(
-        task_id="fetch", endpoint="/v1.1/advertiser/custom/report/by-campaign", response_filter=len
+        task_id="fetch", endpoint="/v1.1/advertiser/custom/report/by-campaign", response_filter=row_count
     ).expand(query_params=queries())
+
+
+def row_count(response: Any) -> int:
+    """Keep only the number of rows of an answer in XCom."""
+    return len(response.json())
 
 
 class MeasuredReportToStorage(TrafficStarsReportToStorageOperator):
