@@ -2,8 +2,11 @@
 
 The api-server (which also serves the execution API the workers talk to), scheduler, dag-processor,
 triggerer and two Celery workers (concurrency 8 each) run as separate processes, each in a process group
-of its own that :meth:`CeleryDeployment.stop` ends. Every run starts with a stale token in the cache
-Variable; the emulator counts the token requests.
+of its own that :meth:`CeleryDeployment.stop` ends. The DAGs: the report ETL example (its ``@daily``
+schedule starts the first run once the test unpauses it; the second is triggered through the REST API
+with no logical date), the report-load example that the scheduler starts from the ETL's Asset events
+(loading into a PostgreSQL database of its own), and a burst of 32 report tasks. Each ETL or burst run
+starts with a stale token in the cache Variable; the emulator counts the token requests.
 
 ``python -m benchmarks.celery_cluster`` runs the whole scenario once and prints its figures as JSON.
 """

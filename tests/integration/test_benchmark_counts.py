@@ -15,8 +15,19 @@ from tests.conftest import DAGS_FOLDER
 pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]
 
 
+@pytest.fixture
+def unlimited_conn(monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str) -> None:
+    """``trafficstars_default`` with the connection's rate limit out of reach, as ``make bench`` runs these."""
+    from tests.conftest import conn_json
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT",
+        conn_json(emulator.url, api_key, rate_limit=dag_runs.UNREACHED_RATE_LIMIT),
+    )
+
+
 def test_fifty_task_runs_in_one_token_lifetime_cost_one_token_request(
-    airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator
+    airflow_db: Path, clean_variables: None, unlimited_conn: None, emulator: TrafficStarsEmulator
 ) -> None:
     dag = dag_runs.install("ts_bench_fanout", DAGS_FOLDER)
     got = dag_runs.fanout(dag, 50, naive=False, token_requests=lambda: emulator.token_requests)
@@ -26,7 +37,7 @@ def test_fifty_task_runs_in_one_token_lifetime_cost_one_token_request(
 
 
 def test_five_hundred_calls_in_one_task_cost_one_token_request_and_two_variable_reads(
-    airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator
+    airflow_db: Path, clean_variables: None, unlimited_conn: None, emulator: TrafficStarsEmulator
 ) -> None:
     dag = dag_runs.install("ts_bench_calls", DAGS_FOLDER)
     got = dag_runs.calls(dag, 500, token_requests=lambda: emulator.token_requests)
