@@ -13,9 +13,8 @@ from airflow_provider_trafficstars import report_files, reports
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
-
-    from airflow_provider_trafficstars._compat import Context
 
 
 class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
