@@ -192,7 +192,7 @@ def memory_fs() -> Iterator[Any]:
     if AIRFLOW_V_3:
         from airflow.sdk.io import attach
     else:  # pragma: no cover - Airflow 2
-        from airflow.io import attach  # type: ignore[no-redef,attr-defined,unused-ignore]
+        from airflow.io.store import attach  # type: ignore[no-redef,attr-defined,unused-ignore]
     fs = MemoryFileSystem()
     fs.store.clear()
     attach(protocol="memory", fs=fs)
