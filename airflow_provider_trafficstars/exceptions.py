@@ -74,10 +74,20 @@ class TrafficStarsTransportError(TrafficStarsApiError):
         self.kind = kind
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx."""
+    if isinstance(exc, TrafficStarsTransportError):
+        return exc.kind != "tls"  # a TLS handshake failure is a configuration error, not bad luck
+    if isinstance(exc, TrafficStarsApiError) and exc.status_code is not None:
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
 __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
     "TrafficStarsError",
     "TrafficStarsTransportError",
+    "is_transient",
 ]

@@ -139,6 +139,12 @@ class TrafficStarsHook(BaseHook):
         """Return the client of this hook (built on first use; one HTTP session per hook)."""
         return self._make_client()
 
+    def close(self) -> None:
+        """Close the HTTP session of the client, if one was built."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
     def get_conn(self) -> TrafficStarsClient:
         """Return the :class:`TrafficStarsClient` of this hook."""
         return self.client

@@ -13,7 +13,7 @@ import requests
 
 from airflow_provider_trafficstars import _compat
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
-from airflow_provider_trafficstars.session import SUMMARY_KEYS
+from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
@@ -49,11 +49,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> DictStore:
 @pytest.fixture
 def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-
-    async def record(value: str) -> None:
-        seen.append(value)
-
-    monkeypatch.setattr(_compat, "amask_secret", record)
+    monkeypatch.setattr(_compat, "mask_secret", seen.append)
     return seen
 
 
@@ -107,8 +103,8 @@ def test_polls_through_503s_sleeping_between_polls(
     emulator.fail_next(3, 503, path=INFO)
     events, elapsed = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
     (event,) = events
-    assert event["status"] == "success" and set(event) == {"status", *SUMMARY_KEYS}
-    assert 35900 < event["expires_in"] <= 36000 and event["token_type"] == "Bearer"
+    assert event["status"] == "success" and set(event["result"]) == set(SUMMARY_KEYS)
+    assert 35900 < event["result"]["expires_in"] <= 36000 and event["result"]["token_type"] == "Bearer"
     assert emulator.count("POST", INFO) == 4
     assert elapsed >= 3 * 0.2  # slept between polls: no spinning
     assert emulator.token_requests == 1
@@ -223,7 +219,7 @@ def test_execute_complete_turns_events_into_results_or_errors() -> None:
 
     sensor = TrafficStarsSessionSensor(task_id="s", deferrable=True)
     summary = {"expires_in": 100, "expires_at": "2030-01-01T00:00:00+00:00", "token_type": "Bearer"}
-    assert sensor.execute_complete({}, {"status": "success", **summary}) == summary
+    assert sensor.execute_complete({}, {"status": "success", "result": summary}) == summary
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete({}, {"status": "timeout", "message": "late"})
     with pytest.raises(AirflowFailException):
