@@ -31,8 +31,12 @@ def utcnow() -> DateTime:
 
 
 def fingerprint(base_url: str, api_key: str) -> str:
-    """Return the first 16 hex digits of ``sha256(base_url + api_key)``: ties a record to its connection."""
-    return hashlib.sha256((base_url + api_key).encode("utf-8")).hexdigest()[:16]
+    """Return 16 hex digits of the SHA-256 of ``[base_url, api_key]`` as JSON: ties a record to its connection.
+
+    JSON keeps the two apart (``"...com" + "1abc"`` and ``"...com1" + "abc"`` differ), which plain
+    concatenation would not.
+    """
+    return hashlib.sha256(json.dumps([base_url, api_key]).encode("utf-8")).hexdigest()[:16]
 
 
 def _is_usable_token(value: Any) -> bool:

@@ -42,7 +42,7 @@ def _child(port: int) -> int:
     from airflow.models import Variable
 
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-    from airflow_provider_trafficstars.token_cache import LeaseTimings
+    from airflow_provider_trafficstars.lease import LeaseTimings
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.
@@ -91,7 +91,7 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     events: list[tuple[str, float, float]] = []
     client = hook.client
     targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease")]
-    targets += [(client, "_exchange"), (client._single_flight, "_sleep")]
+    targets += [(client, "_fetch"), (client._single_flight, "_sleep")]
     for obj, name in targets:
         original = getattr(obj, name)
 
@@ -106,8 +106,28 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     return events
 
 
+def _count_calls(hook: Any) -> dict[str, int]:
+    """Wrap the client's token fetch and the cache's operations to count the calls of one round."""
+    counts: dict[str, int] = {}
+    client = hook.client
+    targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease", "clear_lease")]
+    for obj, name in [*targets, (client, "_fetch")]:
+        original = getattr(obj, name, None)
+        if original is None:
+            continue
+        counts[name] = 0
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            counts[_name] += 1
+            return _original(*args)
+
+        setattr(obj, name, counted)
+    return counts
+
+
 def _measure(hook: Any) -> dict[str, Any]:
     started = [0.0]
+    counts = _count_calls(hook)
     events = _trace(hook, started) if os.environ.get("TS_BENCH_TRACE") else []
     started[0] = time.perf_counter()
     error = None
@@ -116,14 +136,13 @@ def _measure(hook: Any) -> dict[str, Any]:
     except Exception as exc:  # reported, counted as a failure by the controller
         error = type(exc).__name__
     latency = time.perf_counter() - started[0]
-    cache, client = hook.client.cache, hook.client
     return {
         "latency": latency,
-        "renewed": client.token_requests,
-        "reads": getattr(cache, "reads", 0),
-        "writes": getattr(cache, "writes", 0),
-        "lease_reads": getattr(cache, "lease_reads", 0),
-        "lease_writes": getattr(cache, "lease_writes", 0),
+        "renewed": counts["_fetch"],
+        "reads": counts.get("load", 0),
+        "writes": counts.get("save", 0),
+        "lease_reads": counts.get("load_lease", 0),
+        "lease_writes": counts.get("save_lease", 0) + counts.get("clear_lease", 0),
         "error": error,
         "trace": events,
     }
