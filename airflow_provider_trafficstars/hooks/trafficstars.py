@@ -17,6 +17,7 @@ from airflow_provider_trafficstars.connection_fields import (
     RELABELING,
     connection_config,
 )
+from airflow_provider_trafficstars.connection_fields import default_token_variable as default_token_variable
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsError
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
