@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.client import ClientConfig
+    from airflow_provider_trafficstars.config import ClientConfig
 
 # Airflow imports get_provider_info (and so this module) while it is still initialising its own
 # configuration: nothing here may import Airflow, or a module that does, at import time.
@@ -157,7 +157,7 @@ def connection_config(
     :raises TrafficStarsAuthError: (reason ``"missing_api_key"``) when the connection has no API key.
     :raises TrafficStarsConfigError: a malformed host or extra, or a cache Variable Airflow would show.
     """
-    from airflow_provider_trafficstars.client import ClientConfig
+    from airflow_provider_trafficstars.config import ClientConfig
     from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
     from airflow_provider_trafficstars.urls import normalize_base_url
 
