@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -235,15 +236,28 @@ class ContentionPool:
             self._socks[i].sendall(line.encode() + b"\n")
         return [json.loads(self._streams[i].readline()) for i in indexes]
 
-    def round(self, conn_id: str, timings: dict[str, float] | None = None) -> Round:
+    def round(
+        self,
+        conn_id: str,
+        timings: dict[str, float] | None = None,
+        *,
+        token_latency: float = 0.0,
+        before_go: Callable[[], object] | None = None,
+    ) -> Round:
         """Start cold, release every process at once, and return what they measured.
 
         :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
+        :param token_latency: seconds the emulator's token endpoint takes to answer in this round.
+        :param before_go: called just before the release (e.g. to plant a dead holder's lease).
         """
         self._ask([0], "clear " + " ".join(_variables(conn_id)))
         self.emulator.reset()
+        if token_latency:
+            self.emulator.set_token_latency(token_latency)
         everyone = range(self.n)
         self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))
+        if before_go is not None:
+            before_go()
         results = self._ask(everyone, "go")
         return Round(
             mode="single-flight" if conn_id == LEASE_CONN else "naive",

@@ -415,6 +415,36 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_holder_costs_ttl(
+    airflow_db: Path,
+) -> None:
+    """Issue 10: the 5 s lease must outlive a 10 s token answer (beats), and a dead holder is taken over."""
+    from airflow.models import Variable
+
+    key = new_api_key()
+    url = f"sqlite:///{airflow_db}/airflow.db"
+    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
+    lease_var = f"trafficstars_access_token_{LEASE_CONN}_lease"
+    # A holder whose clock ran an hour ahead wrote this lease (old format, with its own expiry), then died.
+    ahead = pendulum.now("UTC").add(hours=1).isoformat()
+    dead = json.dumps({"holder": "deaddeaddeaddead", "expires_at": ahead, "done": False})
+    try:
+        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=6) as pool:
+            slow = pool.round(LEASE_CONN, token_latency=10)
+            taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not slow.errors and not taken_over.errors
+    assert slow.token_requests == 1, slow
+    assert min(slow.latencies) >= 10  # every process waited for the one slow renewal
+    assert taken_over.token_requests == 1, taken_over
+    # The documented takeover time (ttl 5 s) plus settle delays and polls, measured on the readers' clocks;
+    # the dead holder's clock (an hour ahead) changes nothing. A margin of seconds for a loaded machine.
+    assert max(taken_over.latencies) < LeaseTimings().ttl + 10, taken_over.latencies
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("single_flight", [True, False])
 def test_hook_writes_the_lease_variable_only_with_single_flight(
     airflow_db: Path, clean_variables: None, emulator: Any, api_key: str, monkeypatch, single_flight: bool
