@@ -156,7 +156,7 @@ class Transport:
         self._before_attempt = before_attempt
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(max_retries + 1) | tenacity.stop_after_delay(backoff_budget),
+            stop=tenacity.stop_after_attempt(max_retries + 1) | tenacity.stop_before_delay(backoff_budget),
             wait=_WaitRetryAfterOr(
                 tenacity.wait_exponential_jitter(initial=backoff_base, max=backoff_max), retry_after_max
             ),
