@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -13,9 +13,8 @@ from airflow_provider_trafficstars import report_files, reports
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
 
 if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
-
-    from airflow_provider_trafficstars._compat import Context
 
 
 class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
@@ -110,7 +109,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         self._add_asset_events(context)
         return self._written
 
-    def _fetch(self, days: list[date], filters: dict[str, Any]) -> Any:
+    def _fetch(self, days: list[date], filters: dict[str, Any]) -> Iterator[tuple[date, Sequence[Mapping[str, Any]]]]:
         """Yield ``(day, rows)`` in day order, one answer in memory at a time."""
         spec, hook = self.spec, self.hook
         if spec.is_campaigns:

@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from benchmarks import dag_runs
 from tests.airflow_compat import requires_airflow_3
-from tests.conftest import DAGS_FOLDER
+from tests.conftest import DAGS_FOLDER, conn_json
 
 # The benchmark DAGs are written with the Task SDK (airflow.sdk).
 pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]
@@ -18,8 +18,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]
 @pytest.fixture
 def unlimited_conn(monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str) -> None:
     """``trafficstars_default`` with the connection's rate limit out of reach, as ``make bench`` runs these."""
-    from tests.conftest import conn_json
-
     monkeypatch.setenv(
         "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT",
         conn_json(emulator.url, api_key, rate_limit=dag_runs.UNREACHED_RATE_LIMIT),
@@ -55,7 +53,6 @@ def test_report_backfill_makes_one_call_per_day_and_report_and_one_for_by_day(
 ) -> None:
     """Benchmark 6 at a small scale: the call counts (``make bench`` runs 60 days and measures the time)."""
     from benchmarks import report_runs
-    from tests.conftest import conn_json
 
     with TrafficStarsEmulator(api_keys=[api_key], campaigns=3, rate_limit=report_runs.RATE) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))

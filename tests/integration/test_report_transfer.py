@@ -192,7 +192,7 @@ def memory_fs() -> Iterator[Any]:
     if AIRFLOW_V_3:
         from airflow.sdk.io import attach
     else:  # pragma: no cover - Airflow 2
-        from airflow.io import attach  # type: ignore[no-redef,attr-defined,unused-ignore]
+        from airflow.io.store import attach  # type: ignore[no-redef,attr-defined,unused-ignore]
     fs = MemoryFileSystem()
     fs.store.clear()
     attach(protocol="memory", fs=fs)
@@ -360,3 +360,19 @@ def test_openlineage_facets_name_the_report_and_the_objects(
         ("file", f"{str(tmp_path).lstrip('/')}/publisher/by-country/{d}.csv") for d in ("2026-02-01", "2026-02-02")
     ]
     assert all(os.path.exists("/" + o.name) for o in lineage.outputs)
+
+
+def test_days_follow_the_connections_report_timezone(
+    airflow_db: Path, clean_variables: None, monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator,
+    api_key: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Airflow 3's @daily run at 00:00 UTC is still the evening before in New York: that day is not over."""
+    extra = {"report_timezone": "America/New_York"}
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, **extra))
+    midnight = pendulum.datetime(2026, 7, 10, tz="UTC")
+    context = {**CONTEXT, "data_interval_start": midnight, "data_interval_end": midnight}
+    written = make(destination=f"file://{tmp_path}/{{day}}.{{ext}}").execute(context)
+    assert [w["day"] for w in written] == ["2026-07-08"]
+    assert [r.query for r in emulator.request_log() if r.path == BY_CAMPAIGN] == [
+        "date_from=2026-07-08&date_to=2026-07-08"
+    ]
