@@ -34,6 +34,13 @@ from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from airflow_provider_trafficstars.testing.emulator_campaigns import (
+    CAMPAIGN_ROUTES,
+    CampaignApiError,
+    CampaignStore,
+    route_for,
+    seed_campaign,
+)
 from airflow_provider_trafficstars.testing.emulator_state import (
     CONTROL_PREFIX,
     EmulatorState,
@@ -41,7 +48,6 @@ from airflow_provider_trafficstars.testing.emulator_state import (
     IssuedToken,
     RecordedRequest,
     TokenOverride,
-    campaign,
     fake_id_token,
     report_rows,
 )
@@ -59,13 +65,14 @@ ROUTES: dict[str, dict[str, str]] = {
     TOKEN_PATH: {"POST": "token"},
     "/v1/auth/info": {"POST": "info"},
     "/v1/auth/logout": {"GET": "logout"},
-    "/v1.1/campaigns": {"GET": "campaigns"},
     REPORT_PATH: {"GET": "report"},
+    **CAMPAIGN_ROUTES,
 }
 CONTROL_ROUTES: dict[str, str] = {
     "stats": "GET", "reset": "POST", "revoke": "POST", "advance": "POST", "fail": "POST",
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
     "truncate": "POST", "token_response": "POST", "rate_limit": "POST",
+    "campaigns": "GET", "set_campaigns": "POST",
 }  # fmt: skip
 MAX_BODY = 10 * 1024 * 1024
 MAX_REPORT_DAYS = 3660
@@ -173,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Announce a whole body in Content-Length, send only half of it and close the connection."""
         body = fault.body
         if body is None:
-            body = json.dumps({"response": [campaign(i) for i in range(1, 41)]}).encode()
+            body = json.dumps({"response": [vars(seed_campaign(i)) for i in range(1, 41)]}).encode()
         self._responded = True
         if self._recording is not None:
             method, path, query, at = self._recording
@@ -280,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
         if retry_after is not None:
             self._error(429, "rate_limited", "too many requests", {"Retry-After": str(retry_after)})
             return
-        route = ROUTES.get(path)
+        route = ROUTES.get(path) or route_for(path)
         if route is None:
             raise _ClientError(404, "not_found", f"no such endpoint: {path}")
         if method not in route:
@@ -346,7 +353,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204, content_type=None)
 
     def _handle_campaigns(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
-        self._send_json(200, {"response": [campaign(i) for i in self.emu.campaign_ids]})
+        path = urlsplit(self.path).path
+        try:
+            self._send_json(200, self.emu.campaigns.handle(self.command, path, query, self._media_type(), self._body))
+        except CampaignApiError as exc:
+            raise _ClientError(exc.status, exc.error, exc.description) from None
 
     def _handle_report(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
         params = parse_qsl(query, keep_blank_values=True)
@@ -376,8 +387,8 @@ class _Handler(BaseHTTPRequestHandler):
             allowed = CONTROL_ROUTES[name]
             self._error(405, "method_not_allowed", f"use {allowed}", {"Allow": allowed})
             return
-        if name == "stats":
-            self._send_json(200, self.emu.state.stats())
+        if name in ("stats", "campaigns"):
+            self._send_json(200, self.emu.state.stats() if name == "stats" else self.emu.campaigns.snapshot())
             return
         try:
             args = json.loads(self._body) if self._body.strip() else {}
@@ -427,6 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body=_opt(args, "body", str),
                 content_type=_opt(args, "content_type", str) or "application/json",
             )
+        elif name == "set_campaigns":
+            emu.campaigns.control(args)
         elif name == "keys":
             for key_list, action in (
                 (args.get("add", []), emu.add_api_key),
@@ -526,7 +539,8 @@ class TrafficStarsEmulator:
             rate_limit=rate_limit,
             clock=clock or time.time,
         )
-        self.campaign_ids = range(1, campaigns + 1)
+        #: Campaign run/pause state, bids, budgets and the balance (``emulator_campaigns``).
+        self.campaigns = CampaignStore(campaigns)
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -601,6 +615,11 @@ class TrafficStarsEmulator:
         return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self._host, self._host)
 
     # -- inspection ----------------------------------------------------------------------------
+    @property
+    def campaign_ids(self) -> list[int]:
+        """The ids of the account's campaigns (the reports have rows for these)."""
+        return self.campaigns.ids()
+
     def request_log(self) -> list[RecordedRequest]:
         return self.state.request_log()
 
@@ -618,6 +637,7 @@ class TrafficStarsEmulator:
     # -- control -------------------------------------------------------------------------------
     def reset(self) -> None:
         self.state.reset()
+        self.campaigns.reset()
 
     def add_api_key(self, key: str) -> None:
         self.state.add_api_key(key)

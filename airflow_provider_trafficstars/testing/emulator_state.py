@@ -307,16 +307,6 @@ def _digest(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
-def campaign(campaign_id: int) -> dict[str, Any]:
-    """Campaign ``campaign_id`` (ids are 1..N); every third one is paused."""
-    return {
-        "id": campaign_id,
-        "name": f"Emulated campaign #{campaign_id}",
-        "status": "paused" if campaign_id % 3 == 0 else "active",
-        "daily_budget": round(50.0 + (_digest("budget", campaign_id) % 45_000) / 100, 2),
-    }
-
-
 def report_row(campaign_id: int, day: date) -> dict[str, Any]:
     """Statistics of one campaign on one day: a pure function of (campaign id, day)."""
     h = _digest("report", campaign_id, day.isoformat())
