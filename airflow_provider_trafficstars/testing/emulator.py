@@ -265,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         latency = state.latency_for(path)
         if latency > 0:
             self.emu._stopping.wait(latency)
-        fault = state.take_fault(path)
+        fault = state.take_fault(path, method)
         if fault is not None and fault.kind == "drop":
             assert self._recording is not None
             m, p, q, at = self._recording
@@ -437,6 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
                 path=path,
                 body=_opt(args, "body", str),
                 content_type=_opt(args, "content_type", str) or "application/json",
+                method=_opt(args, "method", str),
             )
         elif name == "set_campaigns":
             emu.campaigns.control(args)
@@ -660,9 +661,12 @@ class TrafficStarsEmulator:
         path: str | None = None,
         body: str | bytes | None = None,
         content_type: str = "application/json",
+        method: str | None = None,
     ) -> None:
+        """Answer the next ``n`` matching calls (any path, or ``path``; any method, or ``method``) with ``status``."""
         raw = body.encode() if isinstance(body, str) else body
-        self.state.add_fault(FaultRule("fail", n, status, retry_after, path, raw, content_type))
+        rule = FaultRule("fail", n, status, retry_after, path, raw, content_type, method and method.upper())
+        self.state.add_fault(rule)
 
     def drop_next(self, n: int, *, path: str | None = None) -> None:
         self.state.add_fault(FaultRule("drop", n, path=path))

@@ -79,6 +79,7 @@ class FaultRule:
     path: str | None = None
     body: bytes | None = None
     content_type: str = "application/json"
+    method: str | None = None  # None: any method (a GET and a PATCH of one path are told apart)
 
 
 @dataclass(frozen=True)
@@ -182,11 +183,11 @@ class EmulatorState:
             with self.lock:
                 self.faults.append(rule)
 
-    def take_fault(self, path: str) -> FaultRule | None:
-        """Consume one use of the first queued rule that matches ``path``."""
+    def take_fault(self, path: str, method: str | None = None) -> FaultRule | None:
+        """Consume one use of the first queued rule that matches ``path`` (and ``method``, if the rule names one)."""
         with self.lock:
             for index, rule in enumerate(self.faults):
-                if rule.path is None or rule.path == path:
+                if (rule.path is None or rule.path == path) and (rule.method is None or rule.method == method):
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         del self.faults[index]
