@@ -195,7 +195,7 @@ class CampaignStore:
         return found
 
     def _list(self, query: str) -> list[dict[str, Any]]:
-        wanted = {v for k, v in parse_qsl(query, keep_blank_values=True) if k in ("status[]", "status")}
+        wanted = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == "status[]"}
         bad = sorted(wanted - set(STATUSES))
         if bad:
             raise CampaignApiError(400, "invalid_request", f"unknown status filter {bad}; use one of {STATUSES}")

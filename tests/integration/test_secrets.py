@@ -112,7 +112,7 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
 ) -> None:
     hook.get_access_token()
     info = hook.get_session_info()
-    hook.request("GET", CAMPAIGNS, params={"status": ["active", "paused"], "page": 1})
+    hook.request("GET", CAMPAIGNS, params={"status": ["enabled", "paused"], "page": 1})
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-03", "campaign_id": [1, 2]})
     emulator.fail_next(1, 503, path=CAMPAIGNS)  # a retry, logged as a warning
     hook.request("GET", CAMPAIGNS)
@@ -137,7 +137,7 @@ def test_no_secret_ever_travels_in_a_url(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str, id_tokens: list[str]
 ) -> None:
     hook.get_session_info()
-    hook.request("GET", CAMPAIGNS, params={"status": ["active"]})
+    hook.request("GET", CAMPAIGNS, params={"status": ["enabled"]})
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-01"})
     hook.logout()
     secrets = all_secrets(emulator, api_key, id_tokens)

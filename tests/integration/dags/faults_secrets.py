@@ -48,7 +48,7 @@ def faults_secrets() -> None:
         hook = TrafficStarsHook()
         token = hook.get_token()
         info = hook.get_session_info()
-        campaigns = hook.request("GET", "/v1.1/campaigns", params={"status": ["active", "paused"]}).json()
+        campaigns = hook.request("GET", "/v1.1/campaigns", params={"status": ["enabled", "paused"]}).json()
         log.info("hook=%s client=%r token=%s cache=%r", hook, hook.client, token, hook.client.cache)
         log.info("config=%r", hook.client.config)
         return {
