@@ -129,7 +129,7 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
     assert_no_secret(text, *all_secrets(emulator, api_key, id_tokens))
     # Not vacuous: urllib3 did log its request lines, query strings included.
     request_lines = [r.getMessage() for r in debug_logging.records if r.name.startswith("urllib3")]
-    assert any("GET /v1.1/campaigns?status%5B%5D=active" in line for line in request_lines), request_lines[:5]
+    assert any("GET /v1.1/campaigns?status%5B%5D=enabled" in line for line in request_lines), request_lines[:5]
     assert any("POST /v1/auth/token" in line for line in request_lines)
 
 
@@ -269,7 +269,7 @@ def test_dag_run_leaks_nothing_into_logs_xcom_or_rendered_fields(
     everything += task_logs()  # log files, when the logging config writes any (dag.test() on 3.3: none)
     # Not vacuous: the task's own lines, urllib3's request lines and the failing task's traceback with the
     # scrubbed echo are all in the searched text.
-    assert "hook=TrafficStarsHook(" in logs and "GET /v1.1/campaigns?status%5B%5D=active" in logs
+    assert "hook=TrafficStarsHook(" in logs and "GET /v1.1/campaigns?status%5B%5D=enabled" in logs
     assert "TrafficStarsApiError: TrafficStars answered HTTP 404" in everything
     assert "presented credential: ***" in everything
     assert_no_secret(everything, *all_secrets(emulator, api_key, id_tokens))
