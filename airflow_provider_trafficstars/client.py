@@ -28,6 +28,7 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsConfigError,
     TrafficStarsTransportError,
 )
+from airflow_provider_trafficstars.rate_limit import DEFAULT_CALLS, shared_limiter  # [i11 rate limit]
 from airflow_provider_trafficstars.token import AccessToken, fingerprint, utcnow
 from airflow_provider_trafficstars.token_cache import LeaseTimings, SingleFlight, TokenCache
 
@@ -59,6 +60,8 @@ class ClientConfig:
     :param single_flight: renew a stale token in one process while the others wait for it (a lease next
         to the cached token, see :class:`~airflow_provider_trafficstars.token_cache.SingleFlight`).
     :param lease: the delays of that lease.
+    :param rate_limit: calls per 60 s this process may send to the account (0: no limit).  [i11]
+    :param report_timezone: IANA zone in which report days start (connection extra).  [i11]
     """
 
     base_url: str
@@ -72,6 +75,8 @@ class ClientConfig:
     backoff_budget: float = 120.0
     single_flight: bool = True
     lease: LeaseTimings = field(default_factory=LeaseTimings)
+    rate_limit: int = DEFAULT_CALLS  # [i11 rate limit]
+    report_timezone: str = "UTC"  # [i11 reports]
 
     @property
     def fingerprint(self) -> str:
@@ -142,6 +147,8 @@ class TrafficStarsClient:
         self._single_flight = SingleFlight(cache, clock=clock, sleep=sleep, timings=config.lease)
         self._fresh_for: AccessToken | None = None
         self._fresh_before = utcnow()
+        # [i11 rate limit] one limiter per account in this process; every attempt of every call takes a slot.
+        self._limiter = shared_limiter(config.fingerprint, config.rate_limit) if config.rate_limit else None
 
     def __repr__(self) -> str:
         return f"TrafficStarsClient(base_url={self.config.base_url!r}, cache={self.cache!r})"
@@ -374,6 +381,8 @@ class TrafficStarsClient:
         waited = [0.0]
 
         def attempt() -> requests.Response:
+            if self._limiter is not None:  # [i11 rate limit]
+                self._limiter.acquire(self._sleep)
             try:
                 resp = self._session.request(method, url, headers=all_headers, timeout=self.config.timeout, **kwargs)
             except requests.RequestException as exc:

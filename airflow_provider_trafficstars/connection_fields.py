@@ -21,6 +21,7 @@ PLACEHOLDERS = {
     "host": DEFAULT_BASE_URL,
     "password": "your TrafficStars API key",
     "token_variable": "trafficstars_access_token_<conn_id>",
+    "report_timezone": "UTC",
 }
 
 
@@ -79,6 +80,23 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Variable <token variable>_lease). Off: every worker that finds it expired renews on its own.",
         "boolean",
         default=True,
+    ),
+    ExtraField(
+        "rate_limit",
+        "Rate limit (calls per 60 s)",
+        "Most calls this account may receive from one worker process in any 60 s, token requests and retries "
+        "included (TrafficStars allows about 100). 0: no limit. Tasks running at once each count on their own: "
+        "share the limit with an Airflow pool.",
+        "integer",
+        default=100,
+        minimum=0,
+        maximum=100000,
+    ),
+    ExtraField(
+        "report_timezone",
+        "Report time zone",
+        "IANA time zone in which the account's report days start, e.g. Europe/Berlin. Empty: UTC.",
+        "string",
     ),
 )
 EXTRAS_BY_NAME = {f.name: f for f in EXTRA_FIELDS}

@@ -62,6 +62,22 @@ class TrafficStarsApiError(TrafficStarsError):
         self.retry_after = retry_after
 
 
+class TrafficStarsDataError(TrafficStarsError):
+    """An answer arrived and parsed, but its data is not what the documented API sends.
+
+    E.g. a report answer that is not a list of row objects, a metric that is not a number, a by-day row
+    without its day.
+
+    :param report: the report (or ``"campaigns"``) whose answer is wrong.
+    :param field: the row field that is wrong, if one is.
+    """
+
+    def __init__(self, message: str, *, report: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        self.field = field
+
+
 class TrafficStarsTransportError(TrafficStarsApiError):
     """No usable answer arrived: the server could not be reached, reset the connection or timed out.
 
@@ -123,6 +139,7 @@ __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
+    "TrafficStarsDataError",
     "TrafficStarsError",
     "TrafficStarsGuardError",
     "TrafficStarsPartialFailureError",

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars import _compat, campaigns
+from airflow_provider_trafficstars import _compat, campaigns, reports
 from airflow_provider_trafficstars._compat import BaseHook
 from airflow_provider_trafficstars._http import normalize_base_url
 from airflow_provider_trafficstars.connection_fields import (
@@ -68,6 +68,7 @@ def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None
             reason="missing_api_key",
         )
     extras = read_extras(conn.extra_dejson or {}, conn_id)
+    reports.report_timezone(extras["report_timezone"], conn_id)  # a bad zone fails here, before any call
     config = ClientConfig(
         base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
         api_key=api_key,
@@ -75,6 +76,8 @@ def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None
         max_retries=extras["max_retries"] if max_retries is None else max_retries,
         refresh_margin=extras["refresh_margin"],
         single_flight=extras["single_flight"],
+        rate_limit=extras["rate_limit"],
+        report_timezone=extras["report_timezone"] or "UTC",
     )
     return config, extras["token_variable"] or default_token_variable(conn_id)
 
@@ -232,6 +235,37 @@ class TrafficStarsHook(BaseHook):
                 endpoint=path,
             ) from None
         return unwrap_response(payload)
+
+    def get_report(
+        self, report: str, *, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the rows of one report call, as the API answers them.
+
+        A range aggregates over its days, except for the by-day reports (one row per day).
+
+        :param report: ``"advertiser/by-day"``, ``"advertiser/by-campaign"``, ``"advertiser/by-country"``,
+            ``"advertiser/by-creative"``, ``"advertiser/by-spot"``, ``"publisher/by-day"``,
+            ``"publisher/by-spot"`` or ``"publisher/by-country"``.
+        :param date_from: first day, ``YYYY-MM-DD`` or a ``date`` (inclusive).
+        :param date_to: last day (inclusive).
+        :param filters: ``{"campaign_id": [...]}`` (advertiser) or ``{"spot_id": [...]}`` (publisher).
+        :raises TrafficStarsConfigError: for an unknown report, a bad or reversed range or a bad filter,
+            before any call.
+        :raises TrafficStarsDataError: when the answer is not a list of rows.
+        """
+        spec = reports.report_spec(report)
+        query = reports.report_query(spec, date_from, date_to, filters)
+        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
+
+    def get_campaigns(self, *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Return the campaigns of the account (``GET /v1.1/campaigns``).
+
+        :param status: only campaigns with this status or one of these, e.g. ``"enabled"`` (sent as ``status[]``).
+        :raises TrafficStarsConfigError: for a status that is not a plain name, before any call.
+        """
+        spec = reports.CAMPAIGNS_SPEC
+        query = reports.filter_values(spec, None if status is None else {"status": status})
+        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
 
     # -- campaigns and balance (checks and parsing in campaigns.py) ---------------------------------
     def get_campaign(self, campaign_id: int) -> dict[str, Any]:

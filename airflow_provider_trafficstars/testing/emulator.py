@@ -27,13 +27,13 @@ import socket
 import sys
 import threading
 import time
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from airflow_provider_trafficstars.testing import emulator_reports
 from airflow_provider_trafficstars.testing.emulator_campaigns import (
     CAMPAIGN_ROUTES,
     CampaignApiError,
@@ -49,7 +49,6 @@ from airflow_provider_trafficstars.testing.emulator_state import (
     RecordedRequest,
     TokenOverride,
     fake_id_token,
-    report_rows,
 )
 
 if TYPE_CHECKING:
@@ -59,13 +58,12 @@ if TYPE_CHECKING:
 __all__ = ["EmulatorState", "RecordedRequest", "TrafficStarsEmulator", "main"]
 
 TOKEN_PATH = "/v1/auth/token"
-REPORT_PATH = "/v1.1/advertiser/custom/report/by-day"
 #: path -> allowed method -> handler name; every route except the token one needs a bearer token.
 ROUTES: dict[str, dict[str, str]] = {
     TOKEN_PATH: {"POST": "token"},
     "/v1/auth/info": {"POST": "info"},
     "/v1/auth/logout": {"GET": "logout"},
-    REPORT_PATH: {"GET": "report"},
+    **{path: {"GET": "report"} for path in emulator_reports.REPORT_PATHS},
     **CAMPAIGN_ROUTES,
 }
 CONTROL_ROUTES: dict[str, str] = {
@@ -73,9 +71,9 @@ CONTROL_ROUTES: dict[str, str] = {
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
     "truncate": "POST", "token_response": "POST", "rate_limit": "POST",
     "campaigns": "GET", "set_campaigns": "POST",
+    **dict.fromkeys(emulator_reports.CONTROLS, "POST"),
 }  # fmt: skip
 MAX_BODY = 10 * 1024 * 1024
-MAX_REPORT_DAYS = 3660
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -83,19 +81,6 @@ class _ClientError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)
         self.status, self.error, self.description = status, error, description
-
-
-def _parse_day(params: list[tuple[str, str]], name: str) -> date:
-    values = [v for k, v in params if k == name]
-    if len(values) != 1:
-        raise _ClientError(400, "invalid_request", f"exactly one {name}=YYYY-MM-DD is required")
-    text = values[0]
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        raise _ClientError(400, "invalid_request", f"{name} must be YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _ClientError(400, "invalid_request", f"{name} is not a valid date") from None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -360,24 +345,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise _ClientError(exc.status, exc.error, exc.description) from None
 
     def _handle_report(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
-        params = parse_qsl(query, keep_blank_values=True)
-        date_from, date_to = _parse_day(params, "date_from"), _parse_day(params, "date_to")
-        if date_from > date_to:
-            raise _ClientError(400, "invalid_request", "date_from must not be after date_to")
-        if (date_to - date_from).days >= MAX_REPORT_DAYS:
-            raise _ClientError(400, "invalid_request", f"at most {MAX_REPORT_DAYS} days per request")
-        raw_ids = [v for k, v in params if k in ("campaign_id", "campaign_id[]")]
-        ids: list[int] = []
-        for raw in raw_ids:
-            if not (raw.isascii() and raw.strip().isdigit()):
-                raise _ClientError(400, "invalid_request", "campaign_id must be an integer")
-            ids.append(int(raw))
-        known = self.emu.campaign_ids
-        for cid in ids:
-            if cid not in known:
-                raise _ClientError(404, "not_found", f"campaign {cid} not found")
-        chosen = list(dict.fromkeys(ids)) if raw_ids else list(known)
-        self._send_json(200, {"response": report_rows(chosen, date_from, date_to)})
+        path, params = urlsplit(self.path).path, parse_qsl(query, keep_blank_values=True)
+        try:
+            rows = emulator_reports.answer(self.emu.reports, path, params, self.emu.campaign_ids)
+        except emulator_reports.ReportError as exc:
+            raise _ClientError(exc.status, exc.error, exc.description) from None
+        self._send_json(200, rows)
 
     # -- control endpoints ---------------------------------------------------------------------
     def _control(self, name: str, method: str) -> None:
@@ -441,6 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif name == "set_campaigns":
             emu.campaigns.control(args)
+        elif name in emulator_reports.CONTROLS:
+            emulator_reports.run_control(emu.reports, name, args)
         elif name == "keys":
             for key_list, action in (
                 (args.get("add", []), emu.add_api_key),
@@ -542,6 +517,8 @@ class TrafficStarsEmulator:
         )
         #: Campaign run/pause state, bids, budgets and the balance (``emulator_campaigns``).
         self.campaigns = CampaignStore(campaigns)
+        #: The report switches (late revisions, failing days, ...): see ``emulator_reports.ReportState``.
+        self.reports = emulator_reports.ReportState()
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -639,6 +616,7 @@ class TrafficStarsEmulator:
     def reset(self) -> None:
         self.state.reset()
         self.campaigns.reset()
+        self.reports.reset()
 
     def add_api_key(self, key: str) -> None:
         self.state.add_api_key(key)

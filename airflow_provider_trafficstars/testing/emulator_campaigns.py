@@ -195,7 +195,10 @@ class CampaignStore:
         return found
 
     def _list(self, query: str) -> list[dict[str, Any]]:
-        wanted = {v for k, v in parse_qsl(query, keep_blank_values=True) if k == "status[]"}
+        params = parse_qsl(query, keep_blank_values=True)
+        if any(k == "status" for k, _ in params):
+            raise CampaignApiError(400, "invalid_request", "status is an array: send it as status[]=enabled")
+        wanted = {v for k, v in params if k == "status[]"}
         bad = sorted(wanted - set(STATUSES))
         if bad:
             raise CampaignApiError(400, "invalid_request", f"unknown status filter {bad}; use one of {STATUSES}")
