@@ -79,6 +79,37 @@ def xcoms(dag_id: str) -> dict[str, Any]:
         return {"state": run.state, "xcom": out}
 
 
+GUARD = "example_trafficstars_campaign_guard"
+
+
+def demo_campaign_guard(env: dict[str, str], emulator: Any) -> None:
+    """Run the guard-rail DAG in dry-run mode (its default) and print what it would pause; change nothing."""
+    from airflow.models import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    shutil.copy(REPO / "example_dags" / f"{GUARD}.py", HOME / "dags")
+    before = emulator.campaigns.snapshot() if emulator else None
+    airflow(env, "dags", "test", GUARD, log=DEMO / f"{GUARD}.log")
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == GUARD).order_by(DagRun.id.desc())).first()
+        rows = session.scalars(select(XComModel).where(XComModel.dag_id == GUARD, XComModel.run_id == run.run_id))
+        values = {(row.task_id, row.key): _decode(row.value) for row in rows}
+        state = run.state
+    report, result = values[("todays_report", "return_value")], values[("pause_over_limit", "return_value")]
+    print(f"- {GUARD} (dry run): {state}")
+    over = values[("find_over_limit", "campaigns")]
+    print(f"    {report['day']}: {len(over)} of {len(report['rows'])} campaigns over the DAG param max_cpa")
+    for campaign in over:
+        cpa = f"cost per lead {campaign['cpa']}" if campaign["cpa"] is not None else "no lead yet"
+        print(f"    campaign {campaign['campaign_id']}: spent {campaign['cost']}, {cpa}")
+    print(f"    would pause: {result['changed']}; already paused: {result['unchanged']}; fail: {result['failed']}")
+    if emulator:
+        unchanged = emulator.campaigns.snapshot() == before and emulator.count("PUT") == 0
+        print(f"    campaign state unchanged in the emulator (no PUT sent): {'yes' if unchanged else 'NO'}")
+
+
 def main() -> int:
     env = prepare_home()
     real_key = os.environ.get("TRAFFICSTARS_API_KEY")
@@ -106,6 +137,7 @@ def main() -> int:
         airflow(env, "dags", "test", dag_id, *extra, log=DEMO / f"{dag_id}.log")
         counts[dag_id] = (emulator.token_requests - before) if emulator else -1
 
+    demo_campaign_guard(env, emulator)
     print("\nSummary")
     for dag_id in DAGS:
         result = xcoms(dag_id)
