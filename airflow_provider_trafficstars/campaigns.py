@@ -172,6 +172,16 @@ def campaign_value(campaign: Mapping[str, Any], field: str) -> float | None:
     return _number(campaign.get(field))
 
 
+def statuses_of(listed: Iterable[Any]) -> dict[int, str]:
+    """Return ``{id: status}`` of a ``GET /v1.1/campaigns`` answer; entries without an id or a status are left out."""
+    found: dict[int, str] = {}
+    for entry in listed:
+        number = _number(entry.get("id")) if isinstance(entry, dict) else None
+        if number is not None and number > 0 and number == int(number) and isinstance(entry.get("status"), str):
+            found[int(number)] = entry["status"]
+    return found
+
+
 def _answer_ids(entries: Any, key: str, path: str) -> list[int]:
     if not isinstance(entries, list):
         raise _bad_answer(f"a {key!r} that is not a list", "PUT", path)

@@ -28,12 +28,12 @@ _UNCHANGEABLE = frozenset({"rejected"})
 class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
     """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...]}``.
 
-    Each campaign is read first (``GET /v1.1/campaigns/{id}``): those already in the requested state
-    (``enabled`` for run, ``paused`` for pause) are ``unchanged`` and not sent, so a rerun changes nothing
-    and says so. The others are sent in batches of ``batch_size`` (``PUT /v2/campaigns/run|pause``).
-    TrafficStars answers 200 even when it could not change a campaign (unknown, rejected, ...): such ids
-    are ``failed``. With ``dry_run`` nothing is sent: ``changed`` lists what would change, ``failed`` the
-    campaigns that do not exist or are rejected.
+    The campaigns are read first (``GET /v1.1/campaigns``, and ``GET /v1.1/campaigns/{id}`` for an id that
+    list lacks): those already in the requested state (``enabled`` for run, ``paused`` for pause) are
+    ``unchanged`` and not sent, so a rerun changes nothing and says so. The others are sent in batches of
+    ``batch_size`` (``PUT /v2/campaigns/run|pause``). TrafficStars answers 200 even when it could not
+    change a campaign (unknown, rejected, ...): such ids are ``failed``. With ``dry_run`` nothing is sent:
+    ``changed`` lists what would change, ``failed`` the campaigns that do not exist or are rejected.
 
     :param campaign_ids: the campaigns: a list, or an XCom holding one (``XComArg`` or a template) (templated).
     :param state: ``"run"`` or ``"pause"``.
@@ -75,8 +75,9 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
         unchanged: list[int] = []
         to_send: list[int] = []
         doomed: list[int] = []  # a dry run's predicted failures
+        statuses = self._statuses(ids)
         for cid in ids:
-            status = self._status(cid)
+            status = statuses[cid]
             if status == target:
                 unchanged.append(cid)
             else:
@@ -109,14 +110,25 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
             )
         return {"changed": changed, "failed": failed, "unchanged": unchanged}
 
-    def _status(self, campaign_id: int) -> str | None:
-        """Return the campaign's status, or None when TrafficStars does not know the id (404)."""
-        try:
-            return str(self.hook.get_campaign(campaign_id)["status"])
-        except TrafficStarsApiError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
+    def _statuses(self, ids: list[int]) -> dict[int, str | None]:
+        """Return each campaign's status (None: TrafficStars does not know the id).
+
+        One ``GET /v1.1/campaigns`` gives most of them; an id it does not list (another page of a long
+        list, or an unknown id) is read on its own (``GET /v1.1/campaigns/{id}``; 404 means unknown).
+        """
+        if not ids:
+            return {}
+        listed = campaigns.statuses_of(self.hook.get_campaigns())
+        found: dict[int, str | None] = {cid: listed[cid] for cid in ids if cid in listed}
+        for cid in ids:
+            if cid not in found:
+                try:
+                    found[cid] = str(self.hook.get_campaign(cid)["status"])
+                except TrafficStarsApiError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    found[cid] = None
+        return found
 
 
 class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
@@ -179,11 +191,11 @@ class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
         dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
         plan = campaigns.plan_update(cid, self.hook.get_campaign(cid), wanted, max_change)
         changes = {field: plan["after"][field] for field in plan["changed"]}
-        if dry_run or not changes:
-            self.log.info(
-                "%s campaign %s: %s -> %s. Nothing was sent.",
-                "Dry run" if dry_run and changes else "Nothing to change for", cid, plan["before"], plan["after"],
-            )  # fmt: skip
+        if not changes:
+            self.log.info("Campaign %s already has %s: nothing to send.", cid, plan["after"])
+            return plan
+        if dry_run:
+            self.log.info("Dry run: would set campaign %s from %s to %s; nothing sent.", cid, plan["before"], changes)
             return plan
         answer = self.hook.update_campaign(cid, **changes)
         for field in plan["after"]:

@@ -96,6 +96,20 @@ def test_the_partial_failure_error_carries_the_ids(emu: TrafficStarsEmulator) ->
     assert (caught.value.changed, caught.value.failed, caught.value.unchanged) == ([6], [5, 404], [1])
 
 
+def test_ids_missing_from_the_list_are_read_one_by_one(emu: TrafficStarsEmulator) -> None:
+    from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
+
+    # The list answers only its first "page": the other ids are read on their own.
+    emu.fail_next(1, 200, path="/v1.1/campaigns", method="GET", body='{"response": [{"id": 1, "status": "paused"}]}')
+    operator = TrafficStarsCampaignStateOperator(task_id="t", campaign_ids=[1, 3, 4], state="pause", dry_run=True)
+    assert operator.execute({}) == {"changed": [4], "failed": [], "unchanged": [1, 3]}  # type: ignore[arg-type]
+    assert [r.path for r in emu.request_log() if r.method == "GET"] == [
+        "/v1.1/campaigns",
+        "/v1.1/campaigns/3",
+        "/v1.1/campaigns/4",
+    ]
+
+
 def test_a_rerun_changes_nothing_and_says_so(dag: Any, emu: TrafficStarsEmulator) -> None:
     _, xcoms, first = run(dag, "ids", "pause_template")
     assert xcoms["pause_template"] == {"changed": [1, 2, 4], "failed": [], "unchanged": [3]}
@@ -103,7 +117,8 @@ def test_a_rerun_changes_nothing_and_says_so(dag: Any, emu: TrafficStarsEmulator
     _, xcoms, _ = run(dag, "ids", "pause_template")
     assert xcoms["pause_template"] == {"changed": [], "failed": [], "unchanged": [1, 2, 3, 4]}
     assert len(sent(emu, "PUT", PAUSE)) == 1
-    assert emu.count("GET", "/v1.1/campaigns/1") == 2  # each run read the state first
+    assert emu.count("GET", "/v1.1/campaigns") == 2  # each run read the state first, in one call
+    assert emu.count("GET", "/v1.1/campaigns/1") == 0
 
 
 def test_dry_run_changes_nothing(dag: Any, emu: TrafficStarsEmulator) -> None:

@@ -130,6 +130,11 @@ def test_answers_without_a_balance_are_api_errors(answer: Any) -> None:
     assert caught.value.endpoint == c.BALANCE_PATH
 
 
+def test_statuses_of_a_campaign_list() -> None:
+    listed = [{"id": 1, "status": "paused"}, {"id": "2", "status": "enabled"}, {"id": 3}, {"status": "x"}, "junk"]
+    assert c.statuses_of(listed) == {1: "paused", 2: "enabled"}
+
+
 def test_campaign_answers() -> None:
     assert c.parse_campaign({"id": 4, "status": "paused"}, 4)["status"] == "paused"
     for bad in ([], {"id": 4}, {"id": 5, "status": "paused"}, {"status": 1}):
