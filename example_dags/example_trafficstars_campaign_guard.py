@@ -25,6 +25,7 @@ Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the
 
 from __future__ import annotations
 
+import inspect
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,9 +44,9 @@ except ImportError:  # Airflow 2 without the standard provider
     from airflow.operators.empty import EmptyOperator  # type: ignore[no-redef,unused-ignore]
 
 try:  # human-in-the-loop operators: the standard provider on Airflow 3.1+
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 except Exception:  # ImportError, or "Human in the loop functionality needs Airflow 3.1+."
-    ApprovalOperator = None
+    ApprovalOperator = HITLOperator = None
 
 from airflow_provider_trafficstars import reports
 from airflow_provider_trafficstars.campaigns import campaigns_over_cpa
@@ -53,6 +54,7 @@ from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
 
 REPORT = "advertiser/by-campaign"
+APPROVAL_WAIT = timedelta(minutes=50)  # then "Reject": a run ends before the next hourly one starts
 log = logging.getLogger(__name__)
 
 
@@ -62,6 +64,13 @@ def run_day(context: dict[str, Any], zone: str) -> str:
     moment: datetime | None = context.get("data_interval_end") or getattr(dag_run, "run_after", None)
     when = pendulum.instance(moment) if moment is not None else pendulum.now("UTC")
     return when.astimezone(reports.report_timezone(zone)).date().isoformat()
+
+
+def approval_wait() -> dict[str, timedelta]:
+    """Return the approval's time limit argument: ``response_timeout`` in newer standard providers (on Airflow
+    3.3 an ``execution_timeout`` is moved there with a deprecation warning), ``execution_timeout`` before."""
+    newer = "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+    return {"response_timeout" if newer else "execution_timeout": APPROVAL_WAIT}
 
 
 @dag(
@@ -121,7 +130,7 @@ def example_trafficstars_campaign_guard() -> None:
             "{% for c in ti.xcom_pull(task_ids='find_over_limit', key='campaigns') %}"
             "- campaign {{ c.campaign_id }}: spent {{ c.cost }}, {{ c.leads | int }} leads\n{% endfor %}",
             defaults="Reject",  # no answer in time: pause nothing
-            response_timeout=timedelta(minutes=50),
+            **approval_wait(),
         )
     else:  # a placeholder the branch always skips
         approve = EmptyOperator(task_id="approve_pausing")

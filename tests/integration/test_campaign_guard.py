@@ -1,9 +1,11 @@
 """The guard-rail example DAG against the emulator: it pauses exactly the campaigns over the CPA limit.
 
 The expected campaigns are computed here, by hand, from the report rows the run itself read (so a run that
-straddles midnight still compares like with like). Human approval (Airflow 3.1+): a thread answers the
+straddles midnight still compares like with like). Human approval (Airflow 3.3): a thread answers the
 approval as the API server would, through Airflow's own ``PATCH .../hitlDetails`` handler, while
-``dag.test()`` keeps the run waiting.
+``dag.test()`` keeps the run waiting in ``awaiting_input``. On 3.1/3.2 the approval defers to Airflow's HITL
+trigger, which ``dag.test()`` cannot run in process (its supervisor does not answer the trigger's
+``GetHITLDetailResponse``): there the test shows the request is made and nothing is paused meanwhile.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class _Approver:
     def _run(self) -> None:
         from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
         from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.hitl import HITLDetail
         from airflow.models.taskinstance import TaskInstance
         from airflow.utils.session import create_session
         from airflow.utils.state import TaskInstanceState
@@ -163,7 +166,9 @@ class _Approver:
             try:
                 with create_session() as session:
                     ti = session.scalars(
-                        select(TaskInstance).where(
+                        select(TaskInstance)
+                        .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                        .where(
                             TaskInstance.task_id == "approve_pausing",
                             TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
                         )
@@ -182,6 +187,15 @@ class _Approver:
                 return
             except Exception as exc:  # SQLite busy with the run's own session: try again on the next tick
                 self.error = exc
+
+
+def clear_hitl() -> None:
+    from airflow.models.hitl import HITLDetail
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    with create_session() as session:
+        session.execute(delete(HITLDetail))
 
 
 def hitl_subject() -> str:
@@ -205,15 +219,22 @@ def test_above_the_threshold_without_hitl_pauses_with_a_log_line(
     assert "human approval needs Airflow 3.1+" in out + err + task_logs()
 
 
-@pytest.mark.skipif(not AIRFLOW_V_3_3, reason="answers through the HITL handler of Airflow 3.3 (awaiting_input)")
+@pytest.mark.skipif(AIRFLOW_V_3_3 or not AIRFLOW_V_3_1, reason="Airflow 3.1 and 3.2 only")
+def test_above_the_threshold_an_approval_is_requested(
+    guard: Any, emu: TrafficStarsEmulator
+) -> None:  # pragma: no cover - Airflow 3.1 / 3.2 legs of the version matrix
+    clear_hitl()
+    run = guard.test(run_conf={"dry_run": False, "approval_threshold": 2})
+    expected = over_limit(check_report_call(emu, run_xcoms(run))[1], 20.0)
+    assert len(expected) > 2
+    assert hitl_subject() == f"Pause {len(expected)} TrafficStars campaigns?"
+    assert task_states(run)["pause_over_limit"] != "success" and sent(emu) == []
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_3, reason="dag.test() answers human-in-the-loop requests from Airflow 3.3")
 @pytest.mark.parametrize("option", ["Approve", "Reject"])
 def test_above_the_threshold_a_human_decides(guard: Any, emu: TrafficStarsEmulator, option: str) -> None:
-    from airflow.models.hitl import HITLDetail
-    from airflow.utils.session import create_session
-    from sqlalchemy import delete
-
-    with create_session() as session:
-        session.execute(delete(HITLDetail))
+    clear_hitl()
     initially_paused = paused(emu)
     with _Approver(option) as approver:
         run = guard.test(run_conf={"dry_run": False, "approval_threshold": 2})

@@ -15,7 +15,7 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsPartialFailureError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import AIRFLOW_V_3
+from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_1
 from tests.conftest import assert_no_secret, conn_json, install_dag, run_rendered_fields, run_xcoms, task_logs
 
 pytestmark = pytest.mark.integration
@@ -198,11 +198,16 @@ def trigger_kwargs() -> list[dict[str, Any]]:
 def test_balance_sensor_waits_for_the_balance(
     dag: Any, emu: TrafficStarsEmulator, api_key: str, capfd: pytest.CaptureFixture[str], task_id: str
 ) -> None:
-    emu.campaigns.set_balance(1000, then=[100, 499.99])  # two reads below 500, then enough
+    below = [100, 499.99]  # two reads below 500, then enough
+    if task_id == "balance_reschedule" and AIRFLOW_V_3 and not AIRFLOW_V_3_1:  # pragma: no cover - 3.0 leg
+        # Airflow 3.0's BaseSensorOperator fails a sensor rescheduled twice (its first reschedule date comes
+        # back as text: "datetime - str"); fixed in 3.1. Any sensor in reschedule mode meets it.
+        below = [100]
+    emu.campaigns.set_balance(1000, then=below)
     states, xcoms, dag_run = run(dag, task_id)
     assert states == {task_id: "success"}
     assert xcoms[task_id] == {"balance": 1000.0, "min_balance": 500.0}
-    assert emu.count("GET", BALANCE) == 3
+    assert emu.count("GET", BALANCE) == len(below) + 1
     assert emu.token_requests == 1  # every poke (and the trigger) took the one shared token
     if task_id == "balance_deferrable" and AIRFLOW_V_3:  # Airflow 2's dag.test() stores no trigger row
         rows = trigger_kwargs()
