@@ -240,3 +240,27 @@ def test_hook_campaign_calls(hook: TrafficStarsHook, emulator: TrafficStarsEmula
     with pytest.raises(TrafficStarsApiError) as caught:
         hook.get_campaign(404)
     assert caught.value.status_code == 404
+
+
+# -- the balance trigger and sensor: arguments -----------------------------------------------------
+def test_balance_trigger_serializes_its_checked_argument() -> None:
+    from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
+
+    path, kwargs = TrafficStarsBalanceTrigger(conn_id="ts", min_balance="12.5", poke_interval=5).serialize()
+    assert path == "airflow_provider_trafficstars.triggers.balance.TrafficStarsBalanceTrigger"
+    assert kwargs == {"conn_id": "ts", "poke_interval": 5.0, "timeout_at": None, "min_balance": 12.5}
+    assert TrafficStarsBalanceTrigger(**kwargs).serialize() == (path, kwargs)
+    for bad in (-1, "lots", math.inf, True):
+        with pytest.raises(TrafficStarsConfigError):
+            TrafficStarsBalanceTrigger(min_balance=bad)
+
+
+def test_balance_sensor_checks_min_balance_when_the_dag_is_parsed() -> None:
+    from airflow_provider_trafficstars.sensors.balance import TrafficStarsBalanceSensor
+
+    with pytest.raises(TrafficStarsConfigError):
+        TrafficStarsBalanceSensor(task_id="s", min_balance=-5)
+    templated = TrafficStarsBalanceSensor(task_id="s", min_balance="{{ params.floor }}")
+    assert templated.template_fields == ("min_balance",)
+    with pytest.raises(TrafficStarsConfigError):  # what the template rendered is checked before any call
+        templated.make_trigger()
