@@ -6,6 +6,8 @@ ever holds the API key or a token: error bodies are scrubbed before they are kep
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.exceptions import AirflowException
 
 
@@ -62,6 +64,17 @@ class TrafficStarsApiError(TrafficStarsError):
         self.retry_after = retry_after
 
 
+class TrafficStarsRedirectError(TrafficStarsApiError):
+    """The API answered a redirect (3xx), which the provider never follows.
+
+    :param location_host: the host the redirect pointed to (only the host: a URL may hold secrets).
+    """
+
+    def __init__(self, message: str, *, location_host: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location_host = location_host
+
+
 class TrafficStarsDataError(TrafficStarsError):
     """An answer arrived and parsed, but its data is not what the documented API sends.
 
@@ -81,8 +94,9 @@ class TrafficStarsDataError(TrafficStarsError):
 class TrafficStarsTransportError(TrafficStarsApiError):
     """No usable answer arrived: the server could not be reached, reset the connection or timed out.
 
-    :param kind: ``"connect"`` (could not reach the server), ``"timeout"`` (no answer in time) or
-        ``"reset"`` (the connection broke during the exchange).
+    :param kind: ``"connect"`` (could not reach the server), ``"timeout"`` (no complete answer in time),
+        ``"reset"`` (the connection broke during the exchange) or ``"tls"`` (the TLS handshake failed, e.g.
+        https:// to a plain-HTTP server: a configuration error, never retried).
     """
 
     def __init__(self, message: str, *, kind: str, method: str, endpoint: str, attempts: int = 1) -> None:
@@ -143,6 +157,7 @@ __all__ = [
     "TrafficStarsError",
     "TrafficStarsGuardError",
     "TrafficStarsPartialFailureError",
+    "TrafficStarsRedirectError",
     "TrafficStarsTransportError",
     "is_transient",
 ]

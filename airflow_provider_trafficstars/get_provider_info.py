@@ -58,6 +58,13 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -89,8 +89,8 @@ class RateLimiter:
             self._sent.append(at)
             return at - now
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Wait for a slot; return the seconds waited.
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> None:
+        """Wait for a slot (the client calls this before every attempt it sends).
 
         :param sleep: used unless the limiter was built with its own (tests give both a fake clock).
         """
@@ -100,7 +100,6 @@ class RateLimiter:
             (self._sleep or sleep)(wait)
             with self._lock:
                 self.waited += wait
-        return wait
 
 
 _LIMITERS: dict[str, RateLimiter] = {}

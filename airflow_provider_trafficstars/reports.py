@@ -263,6 +263,16 @@ def _given(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def check_lookback(lookback_days: Any) -> int:
+    """Return ``lookback_days`` if it is a whole number >= 0.
+
+    :raises TrafficStarsConfigError: otherwise.
+    """
+    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
+        raise TrafficStarsConfigError(f"lookback_days must be a whole number >= 0, got {lookback_days!r}.")
+    return lookback_days
+
+
 def run_days(
     *,
     interval_start: datetime | None,
@@ -280,8 +290,7 @@ def run_days(
     :param lookback_days: that many days before the first day are exported again (late conversions).
     :raises TrafficStarsConfigError: for a malformed day, a reversed range or a negative lookback.
     """
-    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
-        raise TrafficStarsConfigError(f"lookback_days must be a whole number >= 0, got {lookback_days!r}.")
+    check_lookback(lookback_days)
     defaults: list[date] = []
     if not (_given(date_from) and _given(date_to)):
         defaults = default_days(interval_start=interval_start, interval_end=interval_end, run_start=run_start, tz=tz)

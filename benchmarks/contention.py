@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def _child(port: int) -> int:
     from airflow.models import Variable
 
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-    from airflow_provider_trafficstars.token_cache import LeaseTimings
+    from airflow_provider_trafficstars.lease import LeaseTimings
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.
@@ -72,6 +73,8 @@ def _child(port: int) -> int:
                 _ = hook.client  # read the connection and build the client before the start
                 if len(args) > 1:  # a tuning sweep tries other lease delays
                     hook.client._single_flight.timings = LeaseTimings(**json.loads(args[1]))
+            elif cmd == "go" and hook is not None and args[:1] == ["triggers"]:
+                reply = _measure_triggers(hook.trafficstars_conn_id, int(args[1]))
             elif cmd == "go" and hook is not None:
                 reply = _measure(hook)
             stream.write(json.dumps(reply) + "\n")
@@ -91,7 +94,7 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     events: list[tuple[str, float, float]] = []
     client = hook.client
     targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease")]
-    targets += [(client, "_exchange"), (client._single_flight, "_sleep")]
+    targets += [(client, "_fetch"), (client._single_flight, "_sleep")]
     for obj, name in targets:
         original = getattr(obj, name)
 
@@ -106,8 +109,59 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     return events
 
 
+def _count_calls(hook: Any) -> dict[str, int]:
+    """Wrap the client's token fetch and the cache's operations to count the calls of one round."""
+    counts: dict[str, int] = {}
+    client = hook.client
+    targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease", "clear_lease")]
+    for obj, name in [*targets, (client, "_fetch")]:
+        original = getattr(obj, name, None)
+        if original is None:
+            continue
+        counts[name] = 0
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            counts[_name] += 1
+            return _original(*args)
+
+        setattr(obj, name, counted)
+    return counts
+
+
+def _measure_triggers(conn_id: str, n: int) -> dict[str, Any]:
+    """Run ``n`` session triggers in one event loop (as one triggerer does) to their first event."""
+    import asyncio
+
+    from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
+
+    async def first(trigger: TrafficStarsSessionTrigger) -> str:
+        async for event in trigger.run():
+            return str(event.payload.get("status"))
+        return "no event"
+
+    async def all_of_them() -> list[str]:
+        deadline = time.time() + 120
+        triggers = [TrafficStarsSessionTrigger(conn_id, poke_interval=0.2, timeout_at=deadline) for _ in range(n)]
+        return list(await asyncio.gather(*(first(t) for t in triggers)))
+
+    started = time.perf_counter()
+    statuses = asyncio.run(all_of_them())
+    bad = [s for s in statuses if s != "success"]
+    return {
+        "latency": time.perf_counter() - started,
+        "renewed": 0,  # counted by the emulator: a trigger's client is its own
+        "reads": 0,
+        "writes": 0,
+        "lease_reads": 0,
+        "lease_writes": 0,
+        "error": f"trigger events {bad}" if bad else None,
+        "trace": [],
+    }
+
+
 def _measure(hook: Any) -> dict[str, Any]:
     started = [0.0]
+    counts = _count_calls(hook)
     events = _trace(hook, started) if os.environ.get("TS_BENCH_TRACE") else []
     started[0] = time.perf_counter()
     error = None
@@ -116,14 +170,13 @@ def _measure(hook: Any) -> dict[str, Any]:
     except Exception as exc:  # reported, counted as a failure by the controller
         error = type(exc).__name__
     latency = time.perf_counter() - started[0]
-    cache, client = hook.client.cache, hook.client
     return {
         "latency": latency,
-        "renewed": client.token_requests,
-        "reads": getattr(cache, "reads", 0),
-        "writes": getattr(cache, "writes", 0),
-        "lease_reads": getattr(cache, "lease_reads", 0),
-        "lease_writes": getattr(cache, "lease_writes", 0),
+        "renewed": counts["_fetch"],
+        "reads": counts.get("load", 0),
+        "writes": counts.get("save", 0),
+        "lease_reads": counts.get("load_lease", 0),
+        "lease_writes": counts.get("save_lease", 0) + counts.get("clear_lease", 0),
         "error": error,
         "trace": events,
     }
@@ -216,16 +269,35 @@ class ContentionPool:
             self._socks[i].sendall(line.encode() + b"\n")
         return [json.loads(self._streams[i].readline()) for i in indexes]
 
-    def round(self, conn_id: str, timings: dict[str, float] | None = None) -> Round:
+    def round(
+        self,
+        conn_id: str,
+        timings: dict[str, float] | None = None,
+        *,
+        token_latency: float = 0.0,
+        before_go: Callable[[], object] | None = None,
+        triggers: dict[int, int] | None = None,
+    ) -> Round:
         """Start cold, release every process at once, and return what they measured.
 
         :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
+        :param token_latency: seconds the emulator's token endpoint takes to answer in this round.
+        :param before_go: called just before the release (e.g. to plant a dead holder's lease).
+        :param triggers: ``{process index: n}``: those processes run n session triggers in one event loop
+            (a triggerer) instead of one hook call.
         """
         self._ask([0], "clear " + " ".join(_variables(conn_id)))
         self.emulator.reset()
+        if token_latency:
+            self.emulator.set_token_latency(token_latency)
         everyone = range(self.n)
         self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))
-        results = self._ask(everyone, "go")
+        if before_go is not None:
+            before_go()
+        for i in everyone:
+            go = f"go triggers {triggers[i]}" if triggers and i in triggers else "go"
+            self._socks[i].sendall(go.encode() + b"\n")
+        results = [json.loads(self._streams[i].readline()) for i in everyone]
         return Round(
             mode="single-flight" if conn_id == LEASE_CONN else "naive",
             token_requests=self.emulator.token_requests(),

@@ -155,7 +155,7 @@ def test_providers_manager_lists_the_hook_and_its_form() -> None:
     assert behaviour["relabeling"] == RELABELING
     # Airflow prefixes the placeholders of extras with extra__<conn type>__.
     assert behaviour["placeholders"]["password"] == PLACEHOLDERS["password"]
-    assert behaviour["placeholders"][f"extra__{CONN_TYPE}__token_variable"] == PLACEHOLDERS["token_variable"]
+    assert behaviour["placeholders"][f"extra__{CONN_TYPE}__cache_variable"] == PLACEHOLDERS["cache_variable"]
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3, reason="the Airflow 3 UI asks the API server for the form")
@@ -212,10 +212,11 @@ def test_rate_limit_and_report_timezone_are_form_fields() -> None:
 def test_connection_config_reads_the_report_extras(extra: dict[str, Any], rate: int, zone: str) -> None:
     from airflow.models.connection import Connection
 
-    from airflow_provider_trafficstars.hooks.trafficstars import connection_config
+    from airflow_provider_trafficstars._compat import is_masked_key
+    from airflow_provider_trafficstars.connection_fields import connection_config
 
     conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
-    config, _ = connection_config(conn, "ts")
+    config, _ = connection_config(conn, "ts", is_masked_key=is_masked_key)
     assert (config.rate_limit, config.report_timezone) == (rate, zone)
 
 
@@ -223,9 +224,20 @@ def test_connection_config_reads_the_report_extras(extra: dict[str, Any], rate: 
 def test_bad_report_extras_are_config_errors_before_any_call(extra: dict[str, Any]) -> None:
     from airflow.models.connection import Connection
 
+    from airflow_provider_trafficstars._compat import is_masked_key
+    from airflow_provider_trafficstars.connection_fields import connection_config
     from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
-    from airflow_provider_trafficstars.hooks.trafficstars import connection_config
 
     conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
     with pytest.raises(TrafficStarsConfigError, match=next(iter(extra))):
-        connection_config(conn, "ts")
+        connection_config(conn, "ts", is_masked_key=is_masked_key)
+
+
+def test_the_report_transfer_is_registered_as_a_transfer() -> None:
+    (transfer,) = get_provider_info()["transfers"]
+    assert transfer == {
+        "source-integration-name": "TrafficStars",
+        "target-integration-name": "Common IO",
+        "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
+    }
+    assert importlib.util.find_spec(transfer["python-module"]) is not None

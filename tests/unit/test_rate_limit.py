@@ -41,11 +41,14 @@ class FakeTime:
 def test_the_first_calls_go_at_once_then_each_waits_a_window_plus_margin() -> None:
     t = FakeTime()
     limiter = RateLimiter(100, clock=t.clock, sleep=t.sleep)
-    assert [limiter.acquire() for _ in range(100)] == [0.0] * 100
-    assert limiter.acquire() == pytest.approx(60.0 + DEFAULT_MARGIN)
+    for _ in range(100):
+        limiter.acquire()
+    assert t.slept == []
+    limiter.acquire()
+    assert t.slept == [pytest.approx(60.0 + DEFAULT_MARGIN)]
     # The 101st went at t0 + 62; the 102nd may go when the 2nd's window (sent at t0) has passed: at once now.
-    assert limiter.acquire() == 0.0
-    assert t.now == pytest.approx(1_000.0 + 62.0)
+    limiter.acquire()
+    assert len(t.slept) == 1 and t.now == pytest.approx(1_000.0 + 62.0)
     assert limiter.waited == pytest.approx(62.0)
 
 
@@ -120,7 +123,7 @@ def test_lowering_keeps_the_most_recent_sends() -> None:
         t.now = 1_000.0 + step
         limiter.acquire()
     limiter.lower_to(2)
-    assert limiter.acquire() == pytest.approx(60.0 - 10.0)  # the 2 latest went at +20 and +30
+    assert limiter.reserve() == pytest.approx(60.0 - 10.0)  # the 2 latest went at +20 and +30
 
 
 # -- the client --------------------------------------------------------------------------------------------

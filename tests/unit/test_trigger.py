@@ -230,3 +230,56 @@ def test_execute_complete_turns_events_into_results_or_errors() -> None:
     assert (info.value.status_code, info.value.endpoint) == (404, INFO)
     with pytest.raises(AirflowFailException):
         sensor.execute_complete({}, {"status": "success"})  # a malformed event is not a success
+
+
+# -- one token policy: the trigger renews through the client, lease and process lock included ---------------
+def test_five_triggers_on_a_cold_cache_make_one_token_request(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
+) -> None:
+    async def all_five() -> list[dict[str, Any]]:
+        triggers = [TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(30)) for _ in range(5)]
+
+        async def first(trigger: TrafficStarsSessionTrigger) -> dict[str, Any]:
+            async for event in trigger.run():
+                return event.payload
+            raise AssertionError("no event")
+
+        return list(await asyncio.gather(*(first(t) for t in triggers)))
+
+    events = asyncio.run(all_five())
+    assert [e["status"] for e in events] == ["success"] * 5
+    assert emulator.token_requests == 1
+    assert json.loads(store.values[TOKEN_VAR])["access_token"] == emulator.issued_tokens[0]
+
+
+def test_a_429_with_retry_after_holds_the_next_poll_back(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_trafficstars.triggers import base
+
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(base.asyncio, "sleep", record)
+    emulator.fail_next(1, 429, retry_after="7", path=INFO)
+    events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.1, timeout_at=deadline(60)))
+    assert events[0]["status"] == "success"
+    assert waits == [7.0]  # what Retry-After said, not poke_interval
+
+
+def test_next_poll_delay_is_one_rule_with_a_floor_and_a_cap() -> None:
+    from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
+    from airflow_provider_trafficstars.triggers.base import MIN_POLL_INTERVAL, RETRY_AFTER_MAX, next_poll_delay
+
+    def busy(after: float | None) -> TrafficStarsApiError:
+        return TrafficStarsApiError("busy", status_code=429, method="GET", endpoint="/x", retry_after=after)
+
+    assert next_poll_delay(0, None) == MIN_POLL_INTERVAL
+    assert next_poll_delay(30, busy(5)) == 30
+    assert next_poll_delay(1, busy(5)) == 5
+    assert next_poll_delay(1, busy(10_000)) == RETRY_AFTER_MAX
+    assert next_poll_delay(1, busy(None)) == 1
