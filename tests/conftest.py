@@ -155,6 +155,17 @@ def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:
         return {(row.task_id, row.map_index): dict(row.rendered_fields) for row in rows}
 
 
+def trigger_kwargs(trigger_class: type) -> list[dict[str, Any]]:
+    """Return the stored kwargs (decrypted) of every trigger row of ``trigger_class`` in the metadata DB."""
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    path = f"{trigger_class.__module__}.{trigger_class.__qualname__}"
+    with create_session() as session:
+        return [dict(row.kwargs) for row in session.scalars(select(Trigger).where(Trigger.classpath == path))]
+
+
 def task_states(run: Any) -> dict[str, str]:
     """Return ``{task_id: state}`` of a DagRun (mapped tasks: ``task_id[map_index]``)."""
     return {

@@ -15,8 +15,17 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsPartialFailureError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
 from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_1
-from tests.conftest import assert_no_secret, conn_json, install_dag, run_rendered_fields, run_xcoms, task_logs
+from tests.conftest import (
+    assert_no_secret,
+    conn_json,
+    install_dag,
+    run_rendered_fields,
+    run_xcoms,
+    task_logs,
+    trigger_kwargs,
+)
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
@@ -185,15 +194,6 @@ def test_max_change_refuses_a_bid_jump_and_a_patch_is_retried_after_503(
 
 
 # -- the balance sensor ----------------------------------------------------------------------------
-def trigger_kwargs() -> list[dict[str, Any]]:
-    from airflow.models.trigger import Trigger
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        return [dict(trigger.kwargs) for trigger in session.scalars(select(Trigger))]
-
-
 @pytest.mark.parametrize("task_id", ["balance_poke", "balance_reschedule", "balance_deferrable"])
 def test_balance_sensor_waits_for_the_balance(
     dag: Any, emu: TrafficStarsEmulator, api_key: str, capfd: pytest.CaptureFixture[str], task_id: str
@@ -210,7 +210,7 @@ def test_balance_sensor_waits_for_the_balance(
     assert emu.count("GET", BALANCE) == len(below) + 1
     assert emu.token_requests == 1  # every poke (and the trigger) took the one shared token
     if task_id == "balance_deferrable" and AIRFLOW_V_3:  # Airflow 2's dag.test() stores no trigger row
-        rows = trigger_kwargs()
+        rows = trigger_kwargs(TrafficStarsBalanceTrigger)
         assert rows and all(set(row) == {"conn_id", "min_balance", "poke_interval", "timeout_at"} for row in rows)
         assert {row["min_balance"] for row in rows} == {500.0}
     assert_nothing_leaked(emu, api_key, output(capfd), dag_run)

@@ -133,7 +133,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     assert xcoms[("campaigns", -1)] == [
         {"day": "2026-02-10", "url": f"file://{out}/campaigns/day=2026-02-10/part.csv", "rows": 2}
     ]
-    assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=active"]
+    assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=enabled"]
 
     # One token for the whole run; no GET carried a JSON content type; no temporary file left behind.
     assert emulator.token_requests == 1
