@@ -32,16 +32,11 @@ LEASE_CONN, NAIVE_CONN = "ts_lease", "ts_naive"
 WARMUP_KEY = "ts_bench_warmup"
 
 
-def _variables(conn_id: str) -> list[str]:
-    token = f"trafficstars_access_token_{conn_id}"
-    return [token, token + "_lease"]
-
-
 # -- the processes under test ---------------------------------------------------------------------
 def _child(port: int) -> int:
     from airflow.models import Variable
 
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
     from airflow_provider_trafficstars.token_cache import LeaseTimings
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
@@ -59,8 +54,9 @@ def _child(port: int) -> int:
             reply: dict[str, Any] = {"ok": True}
             if cmd == "exit":
                 return 0
-            if cmd == "clear":
-                for key in args:
+            if cmd == "clear":  # the connection's token and lease Variables
+                token_variable = default_token_variable(args[0])
+                for key in (token_variable, token_variable + "_lease"):
                     Variable.delete(key)
             elif cmd == "prep":
                 # A round stands for fresh task processes: forget the previous rounds' secrets. Airflow's
@@ -179,7 +175,6 @@ class ContentionPool:
 
     def __init__(self, db_url: str, home: Path, emulator: EmulatorProcess, api_key: str, n: int = 16) -> None:
         self.emulator, self.n = emulator, n
-        (home / "dags").mkdir(parents=True, exist_ok=True)
         env = airflow_env(
             home,
             db_url,
@@ -221,7 +216,7 @@ class ContentionPool:
 
         :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
         """
-        self._ask([0], "clear " + " ".join(_variables(conn_id)))
+        self._ask([0], f"clear {conn_id}")
         self.emulator.reset()
         everyone = range(self.n)
         self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))

@@ -7,22 +7,20 @@ tests release 16 OS processes at once on a cold cache (SQLite, and PostgreSQL wh
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pendulum
 import pytest
 import requests_mock as rm
 
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import (
     Lease,
@@ -31,71 +29,16 @@ from airflow_provider_trafficstars.token_cache import (
     SingleFlight,
     VariableTokenCache,
 )
-from benchmarks.common import EmulatorProcess, new_api_key
+from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key
 
 BASE = "https://api.example.test"
 KEY = "tsk-single-flight-test-key-0123"
 TOKEN_URL = f"{BASE}/v1/auth/token"
-VAR = "trafficstars_access_token_sf"
+VAR = default_token_variable("sf")
 LEASE_VAR = VAR + "_lease"
 TIMINGS = LeaseTimings(jitter=0)  # the jitter is random: tests that count sleeps turn it off
-
-
-class World:
-    """A clock that moves only when someone sleeps, running the events scheduled on it."""
-
-    def __init__(self) -> None:
-        self.now = pendulum.datetime(2026, 11, 27, 6, tz="UTC")
-        self.start = self.now
-        self.sleeps: list[float] = []
-        self._events: list[tuple[pendulum.DateTime, int, Callable[[], None]]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> pendulum.DateTime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now = self.now.add(microseconds=int(seconds * 1_000_000))
-        while self._events and self._events[0][0] <= self.now:
-            heapq.heappop(self._events)[2]()
-
-    def at(self, seconds: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self._events, (self.start.add(microseconds=int(seconds * 1e6)), next(self._order), action))
-
-    @property
-    def elapsed(self) -> float:
-        return (self.now - self.start).total_seconds()
-
-
-class FakeStore:
-    """Variables in a dict, with a log of every operation; ``broken`` makes every call fail."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self.log: list[tuple[str, str]] = []
-        self.broken: set[str] = set()
-
-    def _op(self, op: str, key: str) -> None:
-        self.log.append((op, key))
-        if op in self.broken or key in self.broken:
-            raise ConnectionError("store unreachable")
-
-    def get(self, key: str) -> str | None:
-        self._op("get", key)
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self._op("set", key)
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self._op("delete", key)
-        self.values.pop(key, None)
-
-    def count(self, op: str, key: str) -> int:
-        return self.log.count((op, key))
 
 
 @pytest.fixture
@@ -104,8 +47,8 @@ def world() -> World:
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> DictStore:
+    return DictStore()
 
 
 @pytest.fixture
@@ -124,9 +67,7 @@ def token_api(requests_mock: rm.Mocker) -> rm.Mocker:
 
 def make_client(world: World, cache: Any, **config: Any) -> TrafficStarsClient:
     config.setdefault("lease", TIMINGS)
-    return TrafficStarsClient(
-        ClientConfig(base_url=BASE, api_key=KEY, **config), cache, clock=world.clock, sleep=world.sleep
-    )
+    return TrafficStarsClient(ClientConfig(base_url=BASE, api_key=KEY, **config), cache, clock=world, sleep=world.sleep)
 
 
 def other_token(world: World, value: str = "tok-other-0001") -> str:
@@ -142,7 +83,7 @@ def other_lease(
 
 
 # -- the lease on a simulated clock ---------------------------------------------------------------
-def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: DictStore, token_api: rm.Mocker):
     client = make_client(world, VariableTokenCache(VAR, store))
     token = client.token()
     assert token_api.call_count == 1
@@ -163,14 +104,14 @@ def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: F
     assert KEY not in store.values[LEASE_VAR] and token.access_token not in store.values[LEASE_VAR]
 
 
-def test_jitter_comes_before_the_first_lease_read(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_jitter_comes_before_the_first_lease_read(world: World, store: DictStore, token_api: rm.Mocker):
     make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings()).token()
     jitter, settle = world.sleeps
     assert 0 <= jitter <= LeaseTimings().jitter and settle == TIMINGS.settle_min
     assert token_api.call_count == 1
 
 
-def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: DictStore, token_api: rm.Mocker):
     slow_set = store.set
 
     def set_taking_80ms(key: str, value: str) -> None:
@@ -182,7 +123,7 @@ def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: FakeSto
     assert world.sleeps == [pytest.approx(TIMINGS.settle_factor * 0.08)]
 
 
-def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: DictStore, token_api: rm.Mocker):
     # Another process writes its lease during our settle delay (last write wins), then stores a token.
     world.at(0.01, lambda: store.set(LEASE_VAR, other_lease(world)))
     world.at(0.3, lambda: store.set(VAR, other_token(world)))
@@ -197,7 +138,7 @@ def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: F
     assert len(store.log) == reads
 
 
-def test_live_lease_found_first_means_no_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_live_lease_found_first_means_no_lease_write(world: World, store: DictStore, token_api: rm.Mocker):
     store.values[LEASE_VAR] = other_lease(world)
     world.at(0.2, lambda: store.set(VAR, other_token(world)))
     token = make_client(world, VariableTokenCache(VAR, store)).token()
@@ -207,7 +148,7 @@ def test_live_lease_found_first_means_no_lease_write(world: World, store: FakeSt
 
 
 def test_dead_holder_means_renewing_here_after_the_lease_expires(
-    world: World, store: FakeStore, token_api: rm.Mocker
+    world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
     store.values[LEASE_VAR] = other_lease(world, seconds=3.0)  # its holder crashed: no token will come
     client = make_client(world, VariableTokenCache(VAR, store))
@@ -219,7 +160,7 @@ def test_dead_holder_means_renewing_here_after_the_lease_expires(
     assert json.loads(store.values[LEASE_VAR])["done"] is True
 
 
-def test_holder_that_hangs_forever_costs_a_bounded_wait(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_holder_that_hangs_forever_costs_a_bounded_wait(world: World, store: DictStore, token_api: rm.Mocker):
     # Every lease we see is someone else's and live, renewed by "others" that never store a token.
     def keep_a_foreign_lease() -> None:
         store.values[LEASE_VAR] = other_lease(world)
@@ -232,7 +173,7 @@ def test_holder_that_hangs_forever_costs_a_bounded_wait(world: World, store: Fak
 
 
 def test_lease_written_by_a_clock_far_ahead_is_trusted_for_ttl_at_most(
-    world: World, store: FakeStore, token_api: rm.Mocker
+    world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
     store.values[LEASE_VAR] = other_lease(world, seconds=3600)  # a writer whose clock runs an hour ahead
     make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings(jitter=0, rounds=1)).token()
@@ -240,7 +181,7 @@ def test_lease_written_by_a_clock_far_ahead_is_trusted_for_ttl_at_most(
     assert world.elapsed <= TIMINGS.ttl + TIMINGS.poll_max
 
 
-def test_recently_finished_renewal_is_used_not_repeated(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_recently_finished_renewal_is_used_not_repeated(world: World, store: DictStore, token_api: rm.Mocker):
     # We read the stale token just before another process stored the new one and marked its lease done.
     stale = AccessToken(
         "tok-stale-0001",
@@ -266,7 +207,7 @@ def test_recently_finished_renewal_is_used_not_repeated(world: World, store: Fak
     assert world.sleeps == []
 
 
-def test_failed_renewal_releases_the_lease(world: World, store: FakeStore, requests_mock: rm.Mocker):
+def test_failed_renewal_releases_the_lease(world: World, store: DictStore, requests_mock: rm.Mocker):
     requests_mock.post(TOKEN_URL, status_code=401, json={"error": "invalid_grant"})
     with pytest.raises(TrafficStarsAuthError):
         make_client(world, VariableTokenCache(VAR, store)).token()
@@ -275,7 +216,7 @@ def test_failed_renewal_releases_the_lease(world: World, store: FakeStore, reque
 
 @pytest.mark.parametrize("broken", ["get", "set", LEASE_VAR])
 def test_broken_store_means_renew_myself_with_one_warning(
-    world: World, store: FakeStore, token_api: rm.Mocker, caplog: pytest.LogCaptureFixture, broken: str
+    world: World, store: DictStore, token_api: rm.Mocker, caplog: pytest.LogCaptureFixture, broken: str
 ) -> None:
     store.broken.add(broken)
     client = make_client(world, VariableTokenCache(VAR, store))
@@ -287,7 +228,7 @@ def test_broken_store_means_renew_myself_with_one_warning(
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
-def test_single_flight_off_writes_no_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_single_flight_off_writes_no_lease(world: World, store: DictStore, token_api: rm.Mocker):
     make_client(world, VariableTokenCache(VAR, store), single_flight=False).token()
     assert token_api.call_count == 1
     assert {key for _op, key in store.log} == {VAR}
@@ -300,14 +241,14 @@ def test_memory_cache_needs_no_lease(world: World, token_api: rm.Mocker):
     assert world.sleeps == []
 
 
-def test_force_refresh_renews_at_once_without_a_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_force_refresh_renews_at_once_without_a_lease(world: World, store: DictStore, token_api: rm.Mocker):
     store.values[LEASE_VAR] = other_lease(world)
     make_client(world, VariableTokenCache(VAR, store)).token(force_refresh=True)
     assert token_api.call_count == 1
     assert world.sleeps == []
 
 
-def test_rejected_token_is_replaced_once_for_everyone(world: World, store: FakeStore, requests_mock: rm.Mocker):
+def test_rejected_token_is_replaced_once_for_everyone(world: World, store: DictStore, requests_mock: rm.Mocker):
     # Our token is revoked; another process renews meanwhile; we take its token instead of a new one.
     client = make_client(world, VariableTokenCache(VAR, store))
     requests_mock.post(TOKEN_URL, json={"access_token": "tok-mine-0001", "expires_in": 36000, "token_type": "Bearer"})
@@ -321,7 +262,7 @@ def test_rejected_token_is_replaced_once_for_everyone(world: World, store: FakeS
 
 
 def test_single_flight_runs_renew_directly_for_a_cache_without_lease(world: World) -> None:
-    flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world.clock, sleep=world.sleep)
+    flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world, sleep=world.sleep)
     assert flight.run(lambda: None, lambda: "renewed") == "renewed"
 
 
@@ -374,7 +315,8 @@ def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path
         Variable.set("sf_cache_probe", "old")
         assert Variable.get("sf_cache_probe") == "old"  # now cached
         with create_session() as session:  # "another process" writes straight to the DB
-            session.execute(update(Variable).where(Variable.key == "sf_cache_probe").values(val="new"))
+            new = {"val": "new", "is_encrypted": False}  # the test home has a Fernet key: say this one is plain
+            session.execute(update(Variable).where(Variable.key == "sf_cache_probe").values(**new))
         assert Variable.get("sf_cache_probe") == "old"  # Airflow alone would keep serving the stale value
         assert _MetadataVariableStore().get("sf_cache_probe") == "new"
     finally:
@@ -414,7 +356,7 @@ def test_hook_writes_the_lease_variable_only_with_single_flight(
         "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, single_flight=single_flight)
     )
     token = TrafficStarsHook().get_access_token()
-    lease = variable("trafficstars_access_token_trafficstars_default_lease")
+    lease = variable(TOKEN_VAR + "_lease")
     assert emulator.token_requests == 1
     if single_flight:
         assert lease is not None and json.loads(lease)["done"] is True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pendulum
 import pytest
 import requests
 import requests_mock as rm
@@ -19,21 +18,12 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
+from tests.fakes import Clock
 
 BASE = "https://api.example.test"
 KEY = "tsk-unit-test-key-0123456789"
 TOKEN_URL = f"{BASE}/v1/auth/token"
 GOOD = {"access_token": "tok-0001-abcdef", "expires_in": 36000, "token_type": "Bearer", "id_token": "a.b.c"}
-
-
-class Clock:
-    """An injected clock: tests move time instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = pendulum.datetime(2026, 11, 27, 10, tz="UTC")
-
-    def __call__(self) -> pendulum.DateTime:
-        return self.now
 
 
 @pytest.fixture

@@ -17,26 +17,10 @@ from airflow_provider_trafficstars.session import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
-from tests.conftest import assert_no_secret, conn_json, new_api_key
+from tests.conftest import assert_no_secret, conn_json
+from tests.fakes import TOKEN_VAR, DictStore, new_api_key
 
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 INFO = "/v1/auth/info"
-
-
-class DictStore:
-    """A Variable store in a dict (what the triggerer's Task SDK store does, minus the API server)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self.values.pop(key, None)
 
 
 @pytest.fixture
