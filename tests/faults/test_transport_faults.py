@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pendulum
 import pytest
 
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
@@ -22,7 +21,8 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, Traff
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
-from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH, Waits
+from tests.fakes import Clock, Waits
+from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH
 
 pytestmark = pytest.mark.integration
 DEFAULTS = ClientConfig(base_url="https://x", api_key="k")
@@ -70,10 +70,10 @@ def test_429_retry_after_http_date_waits_until_then(
     emulator: TrafficStarsEmulator,
     waits: Waits,
 ) -> None:
-    now = pendulum.datetime(2026, 11, 27, 3, 0, 0, tz="UTC")
-    hook = make_hook(max_retries=2, hook_kwargs={"clock": lambda: now})
+    clock = Clock()
+    hook = make_hook(max_retries=2, hook_kwargs={"clock": clock})
     warm(hook, waits)
-    when = datetime.fromtimestamp(now.add(seconds=12).timestamp(), timezone.utc)
+    when = datetime.fromtimestamp(clock.now.add(seconds=12).timestamp(), timezone.utc)
     emulator.fail_next(1, 429, retry_after=email.utils.format_datetime(when, usegmt=True), path=CAMPAIGNS)
     assert hook.request("GET", CAMPAIGNS).status_code == 200
     assert waits == [12.0]

@@ -18,7 +18,7 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
-from tests.fakes import Clock
+from tests.fakes import Clock, Waits
 
 BASE = "https://api.example.test"
 KEY = "tsk-unit-test-key-0123456789"
@@ -27,8 +27,8 @@ GOOD = {"access_token": "tok-0001-abcdef", "expires_in": 36000, "token_type": "B
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
+def sleeps() -> Waits:
+    return Waits()
 
 
 @pytest.fixture
@@ -36,12 +36,12 @@ def clock() -> Clock:
     return Clock()
 
 
-def make_client(clock: Clock, sleeps: list[float], base: str = BASE, **config: Any) -> TrafficStarsClient:
+def make_client(clock: Clock, sleeps: Waits, base: str = BASE, **config: Any) -> TrafficStarsClient:
     return TrafficStarsClient(
         ClientConfig(base_url=base, api_key=KEY, **config),
         MemoryTokenCache(f"test-{id(clock)}", store={}),
         clock=clock,
-        sleep=sleeps.append,
+        sleep=sleeps,
     )
 
 
