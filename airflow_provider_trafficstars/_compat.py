@@ -106,6 +106,28 @@ async def aget_connection(conn_id: str) -> Connection:
     return conn
 
 
+#: Where each Airflow line keeps the masker's rule for sensitive names (newest first).
+_MASKER_MODULES = (
+    "airflow._shared.secrets_masker",
+    "airflow.sdk._shared.secrets_masker",
+    "airflow.sdk.execution_time.secrets_masker",
+    "airflow.utils.log.secrets_masker",
+)
+
+
+def is_masked_key(key: str) -> bool:
+    """Return True when Airflow hides the value of a Variable with this key (in logs and the UI)."""
+    import importlib
+
+    for name in _MASKER_MODULES:
+        try:
+            rule = importlib.import_module(name).should_hide_value_for_key
+        except (ImportError, AttributeError):
+            continue
+        return bool(rule(key))
+    return any(word in key.lower() for word in ("access_token", "secret", "password"))  # pragma: no cover
+
+
 def in_task_context() -> bool:
     """Return True inside a task run by a Task SDK supervisor (a worker, ``dag.test()``, a triggerer)."""
     if not AIRFLOW_V_3:
@@ -198,5 +220,6 @@ __all__ = [
     "conf",
     "get_variable_store",
     "in_task_context",
+    "is_masked_key",
     "mask_secret",
 ]

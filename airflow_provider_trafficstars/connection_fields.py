@@ -6,12 +6,20 @@ into wtforms widgets (Airflow 2), and the hook reads extras with :func:`read_ext
 
 from __future__ import annotations
 
+import json
+import logging
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_trafficstars.config import ClientConfig
 
 # Airflow imports get_provider_info (and so this module) while it is still initialising its own
 # configuration: nothing here may import Airflow, or a module that does, at import time.
+
+log = logging.getLogger(__name__)
 
 CONN_TYPE = "trafficstars"
 DEFAULT_BASE_URL = "https://api.trafficstars.com"
@@ -20,7 +28,7 @@ RELABELING = {"password": "API key", "host": "Base URL"}
 PLACEHOLDERS = {
     "host": DEFAULT_BASE_URL,
     "password": "your TrafficStars API key",
-    "token_variable": "trafficstars_access_token_<conn_id>",
+    "cache_variable": "trafficstars_access_token_<conn_id>",
 }
 
 
@@ -46,9 +54,10 @@ class ExtraField:
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
-        "token_variable",
-        "Token cache Variable",
-        "Airflow Variable that holds the shared access token. Empty: trafficstars_access_token_<conn_id>.",
+        "cache_variable",
+        "Cache Variable",
+        "Airflow Variable that holds the shared access token; its key must be one Airflow masks (it must "
+        "contain a word such as access_token, secret or password). Empty: trafficstars_access_token_<conn_id>.",
         "string",
     ),
     ExtraField(
@@ -76,12 +85,13 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "single_flight",
         "Single-flight renewal",
         "When the shared token expires, one worker renews it while the others wait for it (a lease in the "
-        "Variable <token variable>_lease). Off: every worker that finds it expired renews on its own.",
+        "Variable <cache variable>_lease). Off: every worker that finds it expired renews on its own.",
         "boolean",
         default=True,
     ),
 )
-EXTRAS_BY_NAME = {f.name: f for f in EXTRA_FIELDS}
+#: Extras read under an older name: ``{old: new}`` (a deprecation warning names the new one).
+RENAMED_EXTRAS = {"token_variable": "cache_variable"}
 
 
 def conn_fields() -> dict[str, Any]:
@@ -102,6 +112,20 @@ def read_extras(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
 
     :raises TrafficStarsConfigError: naming the connection and the extra that is wrong.
     """
+    from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+
+    if not isinstance(extra, Mapping):
+        raise TrafficStarsConfigError(
+            f'Connection {conn_id!r}: extra must be a JSON object such as {{"timeout": 30}}, '
+            f"not a JSON {type(extra).__name__}."
+        )
+    extra = dict(extra)
+    for old, new in RENAMED_EXTRAS.items():
+        if _given(extra, old) and not _given(extra, new):
+            message = f"Connection {conn_id!r}: the extra {old!r} is deprecated; rename it to {new!r}."
+            warnings.warn(message, DeprecationWarning, stacklevel=3)
+            log.warning("%s", message)
+            extra[new] = extra.get(old, extra.get(f"extra__{CONN_TYPE}__{old}"))
     out: dict[str, Any] = {}
     for f in EXTRA_FIELDS:
         value = extra.get(f.name, extra.get(f"extra__{CONN_TYPE}__{f.name}"))
@@ -110,6 +134,63 @@ def read_extras(extra: Mapping[str, Any], conn_id: str) -> dict[str, Any]:
             continue
         out[f.name] = _coerce(f, value, conn_id)
     return out
+
+
+def _given(extra: Mapping[str, Any], name: str) -> bool:
+    return extra.get(name, extra.get(f"extra__{CONN_TYPE}__{name}")) not in (None, "")
+
+
+def default_token_variable(conn_id: str) -> str:
+    """Return the default Variable key of a connection's token record."""
+    return f"trafficstars_access_token_{conn_id}"
+
+
+def connection_config(
+    conn: Any, conn_id: str, *, is_masked_key: Callable[[str], bool], max_retries: int | None = None
+) -> tuple[ClientConfig, str]:
+    """Return the client settings and the cache Variable key of a ``trafficstars`` connection.
+
+    :param conn: the Airflow connection.
+    :param conn_id: its id, for error messages and the default Variable key.
+    :param is_masked_key: Airflow's rule for Variable keys whose values it hides in logs and the UI.
+    :param max_retries: overrides the connection extra ``max_retries`` when given.
+    :raises TrafficStarsAuthError: (reason ``"missing_api_key"``) when the connection has no API key.
+    :raises TrafficStarsConfigError: a malformed host or extra, or a cache Variable Airflow would show.
+    """
+    from airflow_provider_trafficstars.config import ClientConfig
+    from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+    from airflow_provider_trafficstars.urls import normalize_base_url
+
+    api_key = (conn.password or "").strip()
+    if not api_key:
+        raise TrafficStarsAuthError(
+            f"Connection {conn_id!r} has no API key: put the TrafficStars API key in the connection's "
+            "password field (labelled 'API key' in the UI).",
+            reason="missing_api_key",
+        )
+    try:
+        raw_extra = json.loads(conn.extra) if isinstance(conn.extra, str) and conn.extra.strip() else {}
+    except ValueError:
+        raise TrafficStarsConfigError(
+            f'Connection {conn_id!r}: extra is not valid JSON; write a JSON object such as {{"timeout": 30}}.'
+        ) from None
+    extras = read_extras(raw_extra, conn_id)
+    variable = extras["cache_variable"] or default_token_variable(conn_id)
+    if not is_masked_key(variable):
+        raise TrafficStarsConfigError(
+            f"Connection {conn_id!r}: extra 'cache_variable' is {variable!r}, a key whose value Airflow would "
+            "show unmasked in logs and the UI; the token must never be. Use a key Airflow masks (containing "
+            "access_token, secret or password, e.g. 'trafficstars_access_token_reports'), or leave it empty."
+        )
+    config = ClientConfig(
+        base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
+        api_key=api_key,
+        timeout=extras["timeout"],
+        max_retries=extras["max_retries"] if max_retries is None else max_retries,
+        refresh_margin=extras["refresh_margin"],
+        single_flight=extras["single_flight"],
+    )
+    return config, variable
 
 
 def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:

@@ -6,6 +6,8 @@ ever holds the API key or a token: error bodies are scrubbed before they are kep
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.exceptions import AirflowException
 
 
@@ -62,11 +64,23 @@ class TrafficStarsApiError(TrafficStarsError):
         self.retry_after = retry_after
 
 
+class TrafficStarsRedirectError(TrafficStarsApiError):
+    """The API answered a redirect (3xx), which the provider never follows.
+
+    :param location_host: the host the redirect pointed to (only the host: a URL may hold secrets).
+    """
+
+    def __init__(self, message: str, *, location_host: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location_host = location_host
+
+
 class TrafficStarsTransportError(TrafficStarsApiError):
     """No usable answer arrived: the server could not be reached, reset the connection or timed out.
 
-    :param kind: ``"connect"`` (could not reach the server), ``"timeout"`` (no answer in time) or
-        ``"reset"`` (the connection broke during the exchange).
+    :param kind: ``"connect"`` (could not reach the server), ``"timeout"`` (no complete answer in time),
+        ``"reset"`` (the connection broke during the exchange) or ``"tls"`` (the TLS handshake failed, e.g.
+        https:// to a plain-HTTP server: a configuration error, never retried).
     """
 
     def __init__(self, message: str, *, kind: str, method: str, endpoint: str, attempts: int = 1) -> None:
@@ -74,10 +88,21 @@ class TrafficStarsTransportError(TrafficStarsApiError):
         self.kind = kind
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx."""
+    if isinstance(exc, TrafficStarsTransportError):
+        return exc.kind != "tls"  # a TLS handshake failure is a configuration error, not bad luck
+    if isinstance(exc, TrafficStarsApiError) and exc.status_code is not None:
+        return exc.status_code == 429 or exc.status_code >= 500
+    return False
+
+
 __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
     "TrafficStarsError",
+    "TrafficStarsRedirectError",
     "TrafficStarsTransportError",
+    "is_transient",
 ]

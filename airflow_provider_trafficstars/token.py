@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pendulum
@@ -31,8 +32,12 @@ def utcnow() -> DateTime:
 
 
 def fingerprint(base_url: str, api_key: str) -> str:
-    """Return the first 16 hex digits of ``sha256(base_url + api_key)``: ties a record to its connection."""
-    return hashlib.sha256((base_url + api_key).encode("utf-8")).hexdigest()[:16]
+    """Return 16 hex digits of the SHA-256 of ``[base_url, api_key]`` as JSON: ties a record to its connection.
+
+    JSON keeps the two apart (``"...com" + "1abc"`` and ``"...com1" + "abc"`` differ), which plain
+    concatenation would not.
+    """
+    return hashlib.sha256(json.dumps([base_url, api_key]).encode("utf-8")).hexdigest()[:16]
 
 
 def _is_usable_token(value: Any) -> bool:
@@ -75,7 +80,7 @@ class AccessToken:
     @property
     def lifetime(self) -> float:
         """Return the total lifetime in seconds."""
-        return (self.expires_at - self.obtained_at).total_seconds()
+        return datetime.__sub__(self.expires_at, self.obtained_at).total_seconds()
 
     def effective_margin(self, margin: float) -> float:
         """Return the renewal margin actually used: ``margin``, but never more than half the lifetime."""
@@ -85,7 +90,7 @@ class AccessToken:
         """Return True when the token must be renewed: ``now >= expires_at - min(margin, lifetime/2)``."""
         if now >= self.expires_at:
             return True
-        return (self.expires_at - now).total_seconds() <= self.effective_margin(margin)
+        return self.seconds_left(now) <= self.effective_margin(margin)
 
     def is_expired(self, now: DateTime) -> bool:
         """Return True once ``expires_at`` has passed."""
@@ -93,7 +98,9 @@ class AccessToken:
 
     def seconds_left(self, now: DateTime) -> float:
         """Return the seconds until ``expires_at`` (negative once expired)."""
-        return (self.expires_at - now).total_seconds()
+        # The stdlib subtraction: exact to the microsecond, and free of pendulum's Interval objects, which
+        # cost a measurable share of a local API call (benchmarks/RESULTS.md, per-call overhead).
+        return datetime.__sub__(self.expires_at, now).total_seconds()
 
     # -- the cache record -------------------------------------------------------------------------
     def to_record(self) -> str:

@@ -59,13 +59,14 @@ import pendulum
 from airflow.models import Variable
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
+from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
 url, key, conn_id = sys.argv[1:4]
 var = default_token_variable(conn_id)
 now = pendulum.now("UTC")
 fp = fingerprint(url, key)
 stale = AccessToken("stale-" + "0" * 40, "Bearer", now.subtract(hours=11), now.subtract(minutes=5), fp)
 Variable.set(var, stale.to_record())
-Variable.delete(var + "_lease")
+Variable.delete(var + LEASE_SUFFIX)
 sys.argv = ["airflow", *sys.argv[4:]]
 from airflow.__main__ import main
 main()

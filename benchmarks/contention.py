@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ def _child(port: int) -> int:
     from airflow.models import Variable
 
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
-    from airflow_provider_trafficstars.token_cache import LeaseTimings
+    from airflow_provider_trafficstars.lease import LeaseTimings
+    from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.
@@ -56,7 +58,7 @@ def _child(port: int) -> int:
                 return 0
             if cmd == "clear":  # the connection's token and lease Variables
                 token_variable = default_token_variable(args[0])
-                for key in (token_variable, token_variable + "_lease"):
+                for key in (token_variable, token_variable + LEASE_SUFFIX):
                     Variable.delete(key)
             elif cmd == "prep":
                 # A round stands for fresh task processes: forget the previous rounds' secrets. Airflow's
@@ -87,7 +89,7 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     events: list[tuple[str, float, float]] = []
     client = hook.client
     targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease")]
-    targets += [(client, "_exchange"), (client._single_flight, "_sleep")]
+    targets += [(client, "_fetch"), (client._single_flight, "_sleep")]
     for obj, name in targets:
         original = getattr(obj, name)
 
@@ -102,8 +104,28 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     return events
 
 
+def _count_calls(hook: Any) -> dict[str, int]:
+    """Wrap the client's token fetch and the cache's operations to count the calls of one round."""
+    counts: dict[str, int] = {}
+    client = hook.client
+    targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease", "clear_lease")]
+    for obj, name in [*targets, (client, "_fetch")]:
+        original = getattr(obj, name, None)
+        if original is None:
+            continue
+        counts[name] = 0
+
+        def counted(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            counts[_name] += 1
+            return _original(*args)
+
+        setattr(obj, name, counted)
+    return counts
+
+
 def _measure(hook: Any) -> dict[str, Any]:
     started = [0.0]
+    counts = _count_calls(hook)
     events = _trace(hook, started) if os.environ.get("TS_BENCH_TRACE") else []
     started[0] = time.perf_counter()
     error = None
@@ -112,14 +134,13 @@ def _measure(hook: Any) -> dict[str, Any]:
     except Exception as exc:  # reported, counted as a failure by the controller
         error = type(exc).__name__
     latency = time.perf_counter() - started[0]
-    cache, client = hook.client.cache, hook.client
     return {
         "latency": latency,
-        "renewed": client.token_requests,
-        "reads": getattr(cache, "reads", 0),
-        "writes": getattr(cache, "writes", 0),
-        "lease_reads": getattr(cache, "lease_reads", 0),
-        "lease_writes": getattr(cache, "lease_writes", 0),
+        "renewed": counts["_fetch"],
+        "reads": counts.get("load", 0),
+        "writes": counts.get("save", 0),
+        "lease_reads": counts.get("load_lease", 0),
+        "lease_writes": counts.get("save_lease", 0) + counts.get("clear_lease", 0),
         "error": error,
         "trace": events,
     }
@@ -211,15 +232,28 @@ class ContentionPool:
             self._socks[i].sendall(line.encode() + b"\n")
         return [json.loads(self._streams[i].readline()) for i in indexes]
 
-    def round(self, conn_id: str, timings: dict[str, float] | None = None) -> Round:
+    def round(
+        self,
+        conn_id: str,
+        timings: dict[str, float] | None = None,
+        *,
+        token_latency: float = 0.0,
+        before_go: Callable[[], object] | None = None,
+    ) -> Round:
         """Start cold, release every process at once, and return what they measured.
 
         :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
+        :param token_latency: seconds the emulator's token endpoint takes to answer in this round.
+        :param before_go: called just before the release (e.g. to plant a dead holder's lease).
         """
         self._ask([0], f"clear {conn_id}")
         self.emulator.reset()
+        if token_latency:
+            self.emulator.set_token_latency(token_latency)
         everyone = range(self.n)
         self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))
+        if before_go is not None:
+            before_go()
         results = self._ask(everyone, "go")
         return Round(
             mode="single-flight" if conn_id == LEASE_CONN else "naive",

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_trafficstars import _compat
 from airflow_provider_trafficstars._compat import BaseHook
-from airflow_provider_trafficstars._http import normalize_base_url
 from airflow_provider_trafficstars.connection_fields import (
     CONN_TYPE,
     EXTRA_FIELDS,
     HIDDEN_FIELDS,
     PLACEHOLDERS,
     RELABELING,
-    read_extras,
+    connection_config,
 )
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsAuthError, TrafficStarsError
+from airflow_provider_trafficstars.connection_fields import default_token_variable as default_token_variable
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsError
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
 
@@ -38,47 +38,11 @@ def unwrap_response(payload: Any) -> Any:
     return payload
 
 
-def default_token_variable(conn_id: str) -> str:
-    """Return the default Variable key of a connection's token record."""
-    return f"trafficstars_access_token_{conn_id}"
-
-
-def connection_config(conn: Any, conn_id: str, *, max_retries: int | None = None) -> tuple[ClientConfig, str]:
-    """Return the client settings and the token Variable key of a ``trafficstars`` connection.
-
-    Shared by the hook and the deferrable sensor's trigger (which fetches the connection asynchronously).
-
-    :param conn: the Airflow connection.
-    :param conn_id: its id, for error messages and the default Variable key.
-    :param max_retries: overrides the connection extra ``max_retries`` when given.
-    :raises TrafficStarsAuthError: (reason ``"missing_api_key"``) when the connection has no API key.
-    """
-    from airflow_provider_trafficstars.client import ClientConfig
-
-    api_key = (conn.password or "").strip()
-    if not api_key:
-        raise TrafficStarsAuthError(
-            f"Connection {conn_id!r} has no API key: put the TrafficStars API key in the connection's "
-            "password field (labelled 'API key' in the UI).",
-            reason="missing_api_key",
-        )
-    extras = read_extras(conn.extra_dejson or {}, conn_id)
-    config = ClientConfig(
-        base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
-        api_key=api_key,
-        timeout=extras["timeout"],
-        max_retries=extras["max_retries"] if max_retries is None else max_retries,
-        refresh_margin=extras["refresh_margin"],
-        single_flight=extras["single_flight"],
-    )
-    return config, extras["token_variable"] or default_token_variable(conn_id)
-
-
 class TrafficStarsHook(BaseHook):
     """Interact with the TrafficStars API using one access token shared through an Airflow Variable.
 
     The API key is the connection's password. The token is exchanged once, stored (with its expiry) in
-    the Variable ``trafficstars_access_token_<conn_id>`` (or the ``token_variable`` extra), reused by every
+    the Variable ``trafficstars_access_token_<conn_id>`` (or the ``cache_variable`` extra), reused by every
     task and worker, and renewed shortly before it expires.
 
     :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
@@ -118,7 +82,9 @@ class TrafficStarsHook(BaseHook):
     # -- building the client ----------------------------------------------------------------------
     def _config(self) -> tuple[ClientConfig, str]:
         conn = self.get_connection(self.trafficstars_conn_id)
-        return connection_config(conn, self.trafficstars_conn_id, max_retries=self._max_retries)
+        return connection_config(
+            conn, self.trafficstars_conn_id, is_masked_key=_compat.is_masked_key, max_retries=self._max_retries
+        )
 
     def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
         from airflow_provider_trafficstars.client import TrafficStarsClient
@@ -138,6 +104,12 @@ class TrafficStarsHook(BaseHook):
     def client(self) -> TrafficStarsClient:
         """Return the client of this hook (built on first use; one HTTP session per hook)."""
         return self._make_client()
+
+    def close(self) -> None:
+        """Close the HTTP session of the client, if one was built."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
 
     def get_conn(self) -> TrafficStarsClient:
         """Return the :class:`TrafficStarsClient` of this hook."""
@@ -228,7 +200,8 @@ class TrafficStarsHook(BaseHook):
         The token of the test is kept in memory only: the shared Variable is neither read nor written.
         """
         try:
-            client = self._make_client(MemoryTokenCache(f"test-connection-{id(self)}", store={}))
+            # A private dict under one fixed key: nothing shared is touched, and nothing grows per call.
+            client = self._make_client(MemoryTokenCache("trafficstars-test-connection", store={}))
             try:
                 token = client.token(force_refresh=True)
                 info = client.session_info()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_trafficstars._compat import BaseOperator
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.session import check_min_ttl, require_ttl, session_summary
+from airflow_provider_trafficstars.session_check import check_seconds, require_ttl, session_summary
 
 if TYPE_CHECKING:
     import requests
@@ -103,7 +103,7 @@ class TrafficStarsRefreshTokenOperator(_TrafficStarsOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(trafficstars_conn_id=trafficstars_conn_id, **kwargs)
-        self.min_ttl = check_min_ttl(min_ttl)
+        self.min_ttl = check_seconds(min_ttl)
         self.force = force
 
     def execute(self, context: Context) -> dict[str, Any]:

@@ -30,9 +30,9 @@ pytestmark = [
 ]
 CONN_ID = "trafficstars_ui"
 # The extras typed into the form, and what the API server must store for them.
-TYPED = {"token_variable": "trafficstars_ui_token", "refresh_margin": "600", "timeout": "20", "max_retries": "3"}
-# Airflow redacts every extra whose key holds "token" (token_variable names a Variable: no secret, still masked).
-STORED = {"token_variable": "***", "refresh_margin": 600, "timeout": 20, "max_retries": 3}
+TYPED = {"cache_variable": "trafficstars_ui_access_token", "refresh_margin": "600", "timeout": "20", "max_retries": "3"}
+# The extra's own name holds no sensitive word: Airflow shows its value (a Variable key, no secret).
+STORED = {"cache_variable": "trafficstars_ui_access_token", "refresh_margin": 600, "timeout": 20, "max_retries": 3}
 
 
 def hook_meta(base: str) -> dict[str, Any]:

@@ -39,9 +39,9 @@ def warm(hook: TrafficStarsHook, waits: Waits) -> None:
 
 
 def backoff_range(retry: int) -> tuple[float, float]:
-    """The documented wait before retry ``retry`` (1-based): base * 2**(retry-1), jittered to 50-100 %."""
-    step = min(DEFAULTS.backoff_max, DEFAULTS.backoff_base * 2 ** (retry - 1))
-    return step * 0.5, step
+    """The documented wait before retry ``retry`` (1-based): base * 2**(retry-1) plus up to 1 s of jitter, capped."""
+    step = DEFAULTS.backoff_base * 2 ** (retry - 1)
+    return min(step, DEFAULTS.backoff_max), min(step + 1, DEFAULTS.backoff_max)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from airflow_provider_trafficstars.operators.trafficstars import (
     TrafficStarsResponseCheckError,
     TrafficStarsSessionInfoOperator,
 )
-from airflow_provider_trafficstars.session import SUMMARY_KEYS
+from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import (
     assert_no_secret,

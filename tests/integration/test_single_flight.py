@@ -15,20 +15,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 import requests_mock as rm
 
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
+from airflow_provider_trafficstars.lease import Lease, LeaseTimings, SingleFlight
 from airflow_provider_trafficstars.token import AccessToken
-from airflow_provider_trafficstars.token_cache import (
-    Lease,
-    LeaseTimings,
-    MemoryTokenCache,
-    SingleFlight,
-    VariableTokenCache,
-)
+from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
 from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
 from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key
@@ -37,7 +33,7 @@ BASE = "https://api.example.test"
 KEY = "tsk-single-flight-test-key-0123"
 TOKEN_URL = f"{BASE}/v1/auth/token"
 VAR = default_token_variable("sf")
-LEASE_VAR = VAR + "_lease"
+LEASE_VAR = VAR + LEASE_SUFFIX
 TIMINGS = LeaseTimings(jitter=0)  # the jitter is random: tests that count sleeps turn it off
 
 
@@ -76,10 +72,9 @@ def other_token(world: World, value: str = "tok-other-0001") -> str:
     return AccessToken(value, "Bearer", world.now, world.now.add(hours=10), cfg.fingerprint).to_record()
 
 
-def other_lease(
-    world: World, holder: str = "0ther0ther0ther0", *, seconds: float = TIMINGS.ttl, done: bool = False
-) -> str:
-    return Lease(holder, world.now.add(microseconds=int(seconds * 1e6)), done).to_record()
+def other_lease(holder: str = "0ther0ther0ther0", *, beat: int = 0, done: bool = False) -> str:
+    """Return a lease record of another process (it holds no time: a reader trusts only its own clock)."""
+    return Lease(holder, beat, done).to_record()
 
 
 # -- the lease on a simulated clock ---------------------------------------------------------------
@@ -98,7 +93,7 @@ def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: D
         ("set", LEASE_VAR),
     ]
     lease = json.loads(store.values[LEASE_VAR])
-    assert set(lease) == {"holder", "expires_at", "done"} and lease["done"] is True
+    assert set(lease) == {"holder", "beat", "done"} and lease["done"] is True
     assert len(lease["holder"]) == 16 and int(lease["holder"], 16) >= 0
     # A lease record never holds a secret.
     assert KEY not in store.values[LEASE_VAR] and token.access_token not in store.values[LEASE_VAR]
@@ -125,7 +120,7 @@ def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: DictSto
 
 def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: DictStore, token_api: rm.Mocker):
     # Another process writes its lease during our settle delay (last write wins), then stores a token.
-    world.at(0.01, lambda: store.set(LEASE_VAR, other_lease(world)))
+    world.at(0.01, lambda: store.set(LEASE_VAR, other_lease()))
     world.at(0.3, lambda: store.set(VAR, other_token(world)))
     client = make_client(world, VariableTokenCache(VAR, store))
     token = client.token()
@@ -139,7 +134,7 @@ def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: D
 
 
 def test_live_lease_found_first_means_no_lease_write(world: World, store: DictStore, token_api: rm.Mocker):
-    store.values[LEASE_VAR] = other_lease(world)
+    store.values[LEASE_VAR] = other_lease()
     world.at(0.2, lambda: store.set(VAR, other_token(world)))
     token = make_client(world, VariableTokenCache(VAR, store)).token()
     assert token.access_token == "tok-other-0001"
@@ -147,38 +142,53 @@ def test_live_lease_found_first_means_no_lease_write(world: World, store: DictSt
     assert store.count("set", LEASE_VAR) == 0  # we saw a live lease, so we wrote none of our own
 
 
-def test_dead_holder_means_renewing_here_after_the_lease_expires(
+def test_dead_holder_is_taken_over_once_its_lease_stops_beating_for_ttl(
     world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
-    store.values[LEASE_VAR] = other_lease(world, seconds=3.0)  # its holder crashed: no token will come
+    store.values[LEASE_VAR] = other_lease()  # its holder crashed: the record never changes, no token comes
     client = make_client(world, VariableTokenCache(VAR, store))
     client.token()
     assert token_api.call_count == 1
-    assert 3.0 <= world.elapsed <= 3.0 + TIMINGS.poll_max + TIMINGS.settle_max
+    assert TIMINGS.ttl <= world.elapsed <= TIMINGS.ttl + TIMINGS.poll_max + TIMINGS.settle_max
     polls = store.count("get", VAR) - 1
     assert 0 < polls <= 12  # backed-off polling, not a storm of reads
     assert json.loads(store.values[LEASE_VAR])["done"] is True
 
 
-def test_holder_that_hangs_forever_costs_a_bounded_wait(world: World, store: DictStore, token_api: rm.Mocker):
-    # Every lease we see is someone else's and live, renewed by "others" that never store a token.
+def test_holder_that_beats_forever_costs_a_bounded_wait(world: World, store: DictStore, token_api: rm.Mocker):
+    # Every lease we see is someone else's and beating, by "others" that never store a token.
+    beats = itertools.count()
+
     def keep_a_foreign_lease() -> None:
-        store.values[LEASE_VAR] = other_lease(world)
-        world.at(world.elapsed + 0.01, keep_a_foreign_lease)
+        store.values[LEASE_VAR] = other_lease(beat=next(beats))
+        world.at(world.elapsed + 0.5, keep_a_foreign_lease)
 
     keep_a_foreign_lease()
     make_client(world, VariableTokenCache(VAR, store)).token()
     assert token_api.call_count == 1
-    assert world.elapsed <= TIMINGS.rounds * (TIMINGS.ttl + TIMINGS.poll_max) + 1
+    assert world.elapsed <= TIMINGS.rounds * (TIMINGS.max_wait + TIMINGS.poll_max + TIMINGS.settle_max) + 1
 
 
-def test_lease_written_by_a_clock_far_ahead_is_trusted_for_ttl_at_most(
+def test_a_beating_lease_is_waited_for_beyond_ttl(world: World, store: DictStore, token_api: rm.Mocker):
+    # The holder's token endpoint takes 12 s (more than ttl): its beats keep us waiting for its token.
+    for second in range(12):
+        world.at(second, lambda n=second: store.set(LEASE_VAR, other_lease(beat=n)))
+    world.at(12, lambda: store.set(VAR, other_token(world)))
+    token = make_client(world, VariableTokenCache(VAR, store)).token()
+    assert token.access_token == "tok-other-0001" and token_api.call_count == 0
+    assert world.elapsed >= 12
+
+
+def test_a_dead_lease_with_a_far_future_time_costs_ttl_and_is_overwritten(
     world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
-    store.values[LEASE_VAR] = other_lease(world, seconds=3600)  # a writer whose clock runs an hour ahead
-    make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings(jitter=0, rounds=1)).token()
+    # A lease of the old format, written by a holder whose clock ran an hour ahead, who then died.
+    ahead = world.now.add(hours=1).isoformat()
+    store.values[LEASE_VAR] = json.dumps({"holder": "0ther0ther0ther0", "expires_at": ahead, "done": False})
+    make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings(jitter=0, rounds=2)).token()
     assert token_api.call_count == 1
-    assert world.elapsed <= TIMINGS.ttl + TIMINGS.poll_max
+    assert world.elapsed <= TIMINGS.ttl + TIMINGS.poll_max + TIMINGS.settle_max
+    assert json.loads(store.values[LEASE_VAR])["holder"] != "0ther0ther0ther0"  # taken over, then done
 
 
 def test_recently_finished_renewal_is_used_not_repeated(world: World, store: DictStore, token_api: rm.Mocker):
@@ -197,7 +207,7 @@ def test_recently_finished_renewal_is_used_not_repeated(world: World, store: Dic
         value = original_get(key)
         if key == VAR and value == stale.to_record():
             store.values[VAR] = other_token(world)
-            store.values[LEASE_VAR] = other_lease(world, done=True)
+            store.values[LEASE_VAR] = other_lease(done=True)
         return value
 
     store.get = get_then_other_finishes  # type: ignore[method-assign]
@@ -242,7 +252,7 @@ def test_memory_cache_needs_no_lease(world: World, token_api: rm.Mocker):
 
 
 def test_force_refresh_renews_at_once_without_a_lease(world: World, store: DictStore, token_api: rm.Mocker):
-    store.values[LEASE_VAR] = other_lease(world)
+    store.values[LEASE_VAR] = other_lease()
     make_client(world, VariableTokenCache(VAR, store)).token(force_refresh=True)
     assert token_api.call_count == 1
     assert world.sleeps == []
@@ -254,7 +264,7 @@ def test_rejected_token_is_replaced_once_for_everyone(world: World, store: DictS
     requests_mock.post(TOKEN_URL, json={"access_token": "tok-mine-0001", "expires_in": 36000, "token_type": "Bearer"})
     client.token()
     requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": {"response": []}}])
-    store.values[LEASE_VAR] = other_lease(world)
+    store.values[LEASE_VAR] = other_lease()
     world.at(0.2, lambda: store.set(VAR, other_token(world)))
     client.request("GET", "/v1.1/campaigns")
     assert requests_mock.request_history[-1].headers["Authorization"] == "Bearer tok-other-0001"
@@ -263,7 +273,9 @@ def test_rejected_token_is_replaced_once_for_everyone(world: World, store: DictS
 
 def test_single_flight_runs_renew_directly_for_a_cache_without_lease(world: World) -> None:
     flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world, sleep=world.sleep)
-    assert flight.run(lambda: None, lambda: "renewed") == "renewed"
+    stored: list[str] = []
+    assert flight.run(lambda: None, lambda: "renewed", stored.append) == "renewed"
+    assert stored == ["renewed"]
 
 
 @pytest.mark.parametrize(
@@ -290,9 +302,10 @@ def test_lease_record_parsing_never_raises() -> None:
         "",
         "{",
         "[]",
-        '{"holder": 1, "expires_at": "2026-01-01T00:00:00+00:00"}',
-        '{"holder": "a", "expires_at": "yesterday"}',
-        '{"holder": "a", "expires_at": "2026-01-01T00:00:00"}',
+        '{"holder": 1}',
+        '{"holder": "a", "beat": "1"}',
+        '{"holder": "a", "beat": true}',
+        '{"holder": "a", "done": "yes"}',
     ):
         assert Lease.from_record(raw) is None
 
@@ -345,6 +358,36 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_holder_costs_ttl(
+    airflow_db: Path,
+) -> None:
+    """Issue 10: the 5 s lease must outlive a 10 s token answer (beats), and a dead holder is taken over."""
+    from airflow.models import Variable
+
+    key = new_api_key()
+    url = f"sqlite:///{airflow_db}/airflow.db"
+    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
+    lease_var = default_token_variable(LEASE_CONN) + LEASE_SUFFIX
+    # A holder whose clock ran an hour ahead wrote this lease (old format, with its own expiry), then died.
+    ahead = pendulum.now("UTC").add(hours=1).isoformat()
+    dead = json.dumps({"holder": "deaddeaddeaddead", "expires_at": ahead, "done": False})
+    try:
+        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=6) as pool:
+            slow = pool.round(LEASE_CONN, token_latency=10)
+            taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    assert not slow.errors and not taken_over.errors
+    assert slow.token_requests == 1, slow
+    assert min(slow.latencies) >= 10  # every process waited for the one slow renewal
+    assert taken_over.token_requests == 1, taken_over
+    # The documented takeover time (ttl 5 s) plus settle delays and polls, measured on the readers' clocks;
+    # the dead holder's clock (an hour ahead) changes nothing. A margin of seconds for a loaded machine.
+    assert max(taken_over.latencies) < LeaseTimings().ttl + 10, taken_over.latencies
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("single_flight", [True, False])
 def test_hook_writes_the_lease_variable_only_with_single_flight(
     airflow_db: Path, clean_variables: None, emulator: Any, api_key: str, monkeypatch, single_flight: bool
@@ -356,7 +399,7 @@ def test_hook_writes_the_lease_variable_only_with_single_flight(
         "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, single_flight=single_flight)
     )
     token = TrafficStarsHook().get_access_token()
-    lease = variable(TOKEN_VAR + "_lease")
+    lease = variable(TOKEN_VAR + LEASE_SUFFIX)
     assert emulator.token_requests == 1
     if single_flight:
         assert lease is not None and json.loads(lease)["done"] is True

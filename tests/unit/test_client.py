@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -119,9 +120,9 @@ def test_5xx_on_get_backs_off_exponentially_then_raises(requests_mock: rm.Mocker
     err = info.value
     assert (err.status_code, err.method, err.endpoint, err.attempts) == (503, "GET", "/v1.1/campaigns", 4)
     assert len(sleeps) == 3
-    # full-range jitter in [0.5, 1] x 1, 2, 4
+    # tenacity's wait_exponential_jitter: 1, 2, 4 plus up to 1 s of jitter
     for wait, step in zip(sleeps, (1, 2, 4), strict=True):
-        assert step * 0.5 <= wait <= step
+        assert step <= wait <= step + 1
 
 
 def test_5xx_on_post_is_not_retried_unless_opted_in(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
@@ -189,12 +190,25 @@ def test_connection_refused_is_bounded_and_says_unreachable(clock: Clock, sleeps
     assert "could not be reached" in str(info.value)
 
 
-def test_backoff_budget_bounds_total_waiting(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+def test_backoff_budget_bounds_the_whole_call(
+    requests_mock: rm.Mocker, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # tenacity's stop_before_delay reads time.monotonic: move it with every injected wait instead of sleeping.
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
     requests_mock.post(TOKEN_URL, exc=requests.ConnectionError("Connection refused"))
-    client = make_client(clock, sleeps, max_retries=10, backoff_base=8, backoff_max=30, backoff_budget=20)
-    with pytest.raises(TrafficStarsTransportError):
+    config = ClientConfig(base_url=BASE, api_key=KEY, max_retries=10, backoff_base=8, backoff_max=30, backoff_budget=20)
+    client = TrafficStarsClient(config, MemoryTokenCache("budget", store={}), clock=clock, sleep=sleep)
+    with pytest.raises(TrafficStarsTransportError) as info:
         client.token()
-    assert sum(sleeps) <= 20
+    # A wait of 8-9 s, then the next one (16-17 s) would end past the 20 s budget: 2 attempts, not 11.
+    assert len(waits) == 1 and info.value.attempts == 2
 
 
 def test_get_with_body_and_foreign_urls_are_refused(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from airflow_provider_trafficstars import _http
+from airflow_provider_trafficstars import _http, redaction, urls
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
@@ -37,7 +37,7 @@ from tests.fakes import T0, Clock, Waits
 BASE = "https://api.example.test"
 KEY = "tsk-fuzz-key-0123456789abcdef"
 FP = fingerprint(BASE, KEY)
-TOKEN_URL = BASE + _http.TOKEN_PATH
+TOKEN_URL = BASE + urls.TOKEN_PATH
 GOOD = {"access_token": "tok-good-0123456789", "expires_in": 36000, "token_type": "Bearer"}
 #: The token answers we fuzz carry secrets with this prefix, so a leak into a message is found.
 SECRET_PREFIX = "SECRETTOKEN"
@@ -262,9 +262,9 @@ secret_texts = st.text(
 def test_error_excerpt_never_keeps_a_known_secret(secret: str, before: str, after: str, token: str) -> None:
     assume(".." not in secret and ".." not in token)  # "..." marks a cut excerpt; tokens never hold it
     body = f'{before}{secret}{after} Bearer {token} {{"access_token": "{token}"}}'
-    excerpt = _http.body_excerpt(body.encode("utf-8", "surrogatepass"), [secret, token])
+    excerpt = redaction.body_excerpt(body.encode("utf-8", "surrogatepass"), [secret, token])
     assert secret not in excerpt and token not in excerpt
-    assert len(excerpt) <= _http.EXCERPT_CHARS and excerpt.isprintable()
+    assert len(excerpt) <= redaction.EXCERPT_CHARS and excerpt.isprintable()
 
 
 @FUZZ_LIGHT
@@ -276,7 +276,7 @@ def test_error_excerpt_never_keeps_a_known_secret(secret: str, before: str, afte
 @example(host="http://[::1")
 def test_any_host_is_a_clean_base_url_or_a_config_error(host: str) -> None:
     try:
-        url = _http.normalize_base_url(host, conn_id="fuzz")
+        url = urls.normalize_base_url(host, conn_id="fuzz")
     except TrafficStarsConfigError as err:
         assert "'fuzz'" in str(err)
         return
@@ -296,7 +296,7 @@ def test_any_host_is_a_clean_base_url_or_a_config_error(host: str) -> None:
 @example(endpoint="https://api.example.test@evil.test/x")
 def test_no_endpoint_sends_the_token_to_another_host(endpoint: str) -> None:
     try:
-        url, path = _http.join_endpoint(BASE, endpoint)
+        url, path = urls.join_endpoint(BASE, endpoint)
     except TrafficStarsConfigError:
         return
     assert url.startswith(BASE + "/") and path.startswith("/") and "?" not in path

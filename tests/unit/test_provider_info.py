@@ -155,7 +155,7 @@ def test_providers_manager_lists_the_hook_and_its_form() -> None:
     assert behaviour["relabeling"] == RELABELING
     # Airflow prefixes the placeholders of extras with extra__<conn type>__.
     assert behaviour["placeholders"]["password"] == PLACEHOLDERS["password"]
-    assert behaviour["placeholders"][f"extra__{CONN_TYPE}__token_variable"] == PLACEHOLDERS["token_variable"]
+    assert behaviour["placeholders"][f"extra__{CONN_TYPE}__cache_variable"] == PLACEHOLDERS["cache_variable"]
 
 
 @pytest.mark.skipif(not AIRFLOW_V_3, reason="the Airflow 3 UI asks the API server for the form")

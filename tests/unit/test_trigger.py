@@ -13,7 +13,7 @@ import requests
 
 from airflow_provider_trafficstars import _compat
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
-from airflow_provider_trafficstars.session import SUMMARY_KEYS
+from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
@@ -33,11 +33,7 @@ def store(monkeypatch: pytest.MonkeyPatch) -> DictStore:
 @pytest.fixture
 def masked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
-
-    async def record(value: str) -> None:
-        seen.append(value)
-
-    monkeypatch.setattr(_compat, "amask_secret", record)
+    monkeypatch.setattr(_compat, "mask_secret", seen.append)
     return seen
 
 
@@ -91,8 +87,8 @@ def test_polls_through_503s_sleeping_between_polls(
     emulator.fail_next(3, 503, path=INFO)
     events, elapsed = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
     (event,) = events
-    assert event["status"] == "success" and set(event) == {"status", *SUMMARY_KEYS}
-    assert 35900 < event["expires_in"] <= 36000 and event["token_type"] == "Bearer"
+    assert event["status"] == "success" and set(event["result"]) == set(SUMMARY_KEYS)
+    assert 35900 < event["result"]["expires_in"] <= 36000 and event["result"]["token_type"] == "Bearer"
     assert emulator.count("POST", INFO) == 4
     assert elapsed >= 3 * 0.2  # slept between polls: no spinning
     assert emulator.token_requests == 1
@@ -209,7 +205,7 @@ def test_execute_complete_turns_events_into_results_or_errors() -> None:
 
     sensor = TrafficStarsSessionSensor(task_id="s", deferrable=True)
     summary = {"expires_in": 100, "expires_at": "2030-01-01T00:00:00+00:00", "token_type": "Bearer"}
-    assert sensor.execute_complete({}, {"status": "success", **summary}) == summary
+    assert sensor.execute_complete({}, {"status": "success", "result": summary}) == summary
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete({}, {"status": "timeout", "message": "late"})
     with pytest.raises(AirflowFailException):
@@ -220,3 +216,56 @@ def test_execute_complete_turns_events_into_results_or_errors() -> None:
     assert (info.value.status_code, info.value.endpoint) == (404, INFO)
     with pytest.raises(AirflowFailException):
         sensor.execute_complete({}, {"status": "success"})  # a malformed event is not a success
+
+
+# -- one token policy: the trigger renews through the client, lease and process lock included ---------------
+def test_five_triggers_on_a_cold_cache_make_one_token_request(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
+) -> None:
+    async def all_five() -> list[dict[str, Any]]:
+        triggers = [TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(30)) for _ in range(5)]
+
+        async def first(trigger: TrafficStarsSessionTrigger) -> dict[str, Any]:
+            async for event in trigger.run():
+                return event.payload
+            raise AssertionError("no event")
+
+        return list(await asyncio.gather(*(first(t) for t in triggers)))
+
+    events = asyncio.run(all_five())
+    assert [e["status"] for e in events] == ["success"] * 5
+    assert emulator.token_requests == 1
+    assert json.loads(store.values[TOKEN_VAR])["access_token"] == emulator.issued_tokens[0]
+
+
+def test_a_429_with_retry_after_holds_the_next_poll_back(
+    ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_trafficstars.triggers import base
+
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(base.asyncio, "sleep", record)
+    emulator.fail_next(1, 429, retry_after="7", path=INFO)
+    events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.1, timeout_at=deadline(60)))
+    assert events[0]["status"] == "success"
+    assert waits == [7.0]  # what Retry-After said, not poke_interval
+
+
+def test_next_poll_delay_is_one_rule_with_a_floor_and_a_cap() -> None:
+    from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
+    from airflow_provider_trafficstars.triggers.base import MIN_POLL_INTERVAL, RETRY_AFTER_MAX, next_poll_delay
+
+    def busy(after: float | None) -> TrafficStarsApiError:
+        return TrafficStarsApiError("busy", status_code=429, method="GET", endpoint="/x", retry_after=after)
+
+    assert next_poll_delay(0, None) == MIN_POLL_INTERVAL
+    assert next_poll_delay(30, busy(5)) == 30
+    assert next_poll_delay(1, busy(5)) == 5
+    assert next_poll_delay(1, busy(10_000)) == RETRY_AFTER_MAX
+    assert next_poll_delay(1, busy(None)) == 1

@@ -1,24 +1,24 @@
-"""What the task layer says about a TrafficStars session: secret-free summaries and the checks around them.
+"""The session check of the session sensor, its trigger and the session-info operator, and its XCom.
 
-Shared by the operators, the session sensor and its trigger, so that a poke, a deferred wait and the
-session-info operator return the very same XCom. No Airflow imports.
+One function, :func:`check_session`, decides whether TrafficStars accepts the credentials for ``min_ttl``
+more seconds; a poke, a deferred poll and the operator all call it, so they return the very same XCom.
+No Airflow imports.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pendulum import DateTime
 
 from airflow_provider_trafficstars._http import INFO_PATH
-from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
-    TrafficStarsConfigError,
-    TrafficStarsTransportError,
-)
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.token import AccessToken, utcnow
+
+if TYPE_CHECKING:
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
 #: The keys of the XCom of the session-info operator and the session sensor (no secret among them).
 SUMMARY_KEYS = ("expires_in", "expires_at", "token_type")
@@ -30,7 +30,7 @@ def session_summary(info: Mapping[str, Any], *, now: DateTime | None = None) -> 
     ``{"expires_in": <int s>, "expires_at": "<ISO 8601 UTC>", "token_type": "Bearer"}``; the answer's
     access and refresh tokens are never copied.
 
-    :param info: the answer of ``POST /v1/auth/info`` (or a trigger event carrying the same fields).
+    :param info: the answer of ``POST /v1/auth/info``.
     :param now: when the answer arrived; ``expires_at`` is ``now + expires_in``.
     :raises TrafficStarsApiError: when ``expires_in`` is missing or not a non-negative number.
     """
@@ -65,16 +65,7 @@ def _whole_seconds(value: Any) -> int | None:
     return int(number)
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx."""
-    if isinstance(exc, TrafficStarsTransportError):
-        return True
-    if isinstance(exc, TrafficStarsApiError) and exc.status_code is not None:
-        return exc.status_code == 429 or exc.status_code >= 500
-    return False
-
-
-def check_min_ttl(value: Any, name: str = "min_ttl") -> float:
+def check_seconds(value: Any, name: str = "min_ttl") -> float:
     """Return ``value`` as seconds, or raise TrafficStarsConfigError when it is not a number >= 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise TrafficStarsConfigError(f"{name} must be a number of seconds >= 0, got {value!r}.")
@@ -93,3 +84,29 @@ def require_ttl(token: AccessToken, min_ttl: float, *, now: DateTime | None = No
             f"min_ttl={min_ttl:g} s can never be met: TrafficStars issues tokens valid for {token.lifetime:g} s "
             f"({max(left, 0.0):.0f} s left on the current one). Use a min_ttl below the token lifetime."
         )
+
+
+def check_session(hook: TrafficStarsHook, min_ttl: float = 0.0) -> dict[str, Any]:
+    """Return the session summary once TrafficStars accepts the shared token for ``min_ttl`` more seconds.
+
+    Takes the token through the hook's one token policy (renewed first when it has less than ``min_ttl``
+    left), reads the session info, and when the server counts less time left than our record says, renews
+    once and asks again.
+
+    :raises TrafficStarsConfigError: when ``min_ttl`` can never be met (tokens are shorter-lived).
+    :raises TrafficStarsError: any failure of the calls (see :func:`~.exceptions.is_transient`).
+    """
+    if min_ttl > 0:
+        require_ttl(hook.get_token(min_ttl=min_ttl), min_ttl)
+    summary = session_summary(hook.get_session_info())
+    renewed = False
+    if summary["expires_in"] < min_ttl:
+        hook.get_token(force_refresh=True)
+        renewed = True
+        summary = session_summary(hook.get_session_info())
+    if summary["expires_in"] < min_ttl:
+        raise TrafficStarsConfigError(
+            f"min_ttl={min_ttl:g} s can never be met: TrafficStars grants "
+            f"{'a new' if renewed else 'this'} session only {summary['expires_in']} s."
+        )
+    return summary

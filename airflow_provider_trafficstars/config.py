@@ -1,0 +1,42 @@
+"""The settings of one TrafficStars client, usually read from an Airflow connection. No Airflow imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from airflow_provider_trafficstars.lease import LeaseTimings
+from airflow_provider_trafficstars.token import fingerprint
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Settings of one client, usually read from an Airflow connection.
+
+    :param base_url: e.g. ``https://api.trafficstars.com``.
+    :param api_key: the TrafficStars API key (never shown by ``repr``).
+    :param timeout: seconds one attempt of a call may take, from connect to the last byte.
+    :param max_retries: retries after the first attempt for 429, 5xx and connection errors.
+    :param refresh_margin: renew this many seconds before expiry (at most half the token's lifetime).
+    :param backoff_base: first backoff wait in seconds; exponential with jitter.
+    :param backoff_max: longest single backoff wait in seconds.
+    :param retry_after_max: longest wait honoured from a ``Retry-After`` header.
+    :param backoff_budget: most seconds one call may take, all attempts and waits together.
+    :param single_flight: renew a stale token in one process while the others wait for it.
+    :param lease: the delays of that lease.
+    """
+
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout: float = 30.0
+    max_retries: int = 5
+    refresh_margin: float = 300.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+    backoff_budget: float = 120.0
+    single_flight: bool = True
+    lease: LeaseTimings = field(default_factory=LeaseTimings)
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.base_url, self.api_key)

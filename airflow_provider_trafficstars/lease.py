@@ -1,0 +1,233 @@
+"""Single-flight renewal across processes: a lease Variable next to the token's. No Airflow imports.
+
+Variables have no compare-and-set (the last write wins), so a lease is taken like this: a process that
+finds the token stale reads the lease; if a live one is there it waits for the token instead. Otherwise it
+writes a lease with its own random id, waits a settle delay long enough for competing writes to land, and
+reads it back: the last writer renews, the others wait.
+
+While the holder renews, it rewrites its lease every ``beat`` seconds (the HTTP exchange runs in a helper
+thread, the Variable writes stay in the caller's thread), so a slow token endpoint never lets the lease
+lapse. A waiter never trusts a time written by another machine: it watches the record change, and a
+lease unchanged for ``ttl`` seconds *on the waiter's own clock* is dead (its holder crashed); the waiter
+then takes it over by writing its own. A crashed holder therefore costs the others at most ``ttl`` plus a
+settle delay, whatever its clock said.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
+
+from pendulum import DateTime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@runtime_checkable
+class LeaseCache(Protocol):
+    """The part of a token cache that keeps a lease record (``MemoryTokenCache`` has none: no lease)."""
+
+    key: str
+
+    @property
+    def available(self) -> bool:
+        """Return False once the store has failed; the lease is then skipped."""
+
+    def load_lease(self) -> str | None:
+        """Return the stored lease record, or None; failures are logged, never raised."""
+
+    def save_lease(self, record: str) -> None:
+        """Store the lease record; failures are logged, never raised."""
+
+    def clear_lease(self) -> None:
+        """Remove the lease record; failures are logged, never raised."""
+
+
+@dataclass(frozen=True)
+class LeaseTimings:
+    """The delays of the renewal lease, in seconds (how they were tuned: ``benchmarks/RESULTS.md``).
+
+    :param jitter: a random wait up to this long before looking for a lease, so that of many processes
+        that found the token stale at once, most see the first one's lease instead of all writing their own.
+    :param settle_min: shortest wait between writing the lease and reading it back.
+    :param settle_factor: the settle wait is this many times as long as the lease write took.
+    :param settle_max: longest settle wait.
+    :param ttl: a lease whose record has not changed for this long, on the reader's clock, is dead: the
+        documented takeover time of a crashed holder.
+    :param beat: the holder rewrites its lease this often while it renews (well below ``ttl``).
+    :param poll: the first wait of a waiting process between two looks; each further one is 1.5 times longer.
+    :param poll_max: the longest wait between two looks.
+    :param rounds: how many leases a process waits for, or contends for, before renewing by itself.
+    :param max_wait: the longest a process waits for one lease, even one that keeps beating.
+    """
+
+    jitter: float = 0.1
+    settle_min: float = 0.1
+    settle_factor: float = 3.0
+    settle_max: float = 1.0
+    ttl: float = 5.0
+    beat: float = 1.0
+    poll: float = 0.05
+    poll_max: float = 0.8
+    rounds: int = 4
+    max_wait: float = 600.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A lease record: who renews, its heartbeat count, whether it is done. It never holds a secret."""
+
+    holder: str
+    beat: int = 0
+    done: bool = False
+
+    def to_record(self) -> str:
+        return json.dumps({"holder": self.holder, "beat": self.beat, "done": self.done})
+
+    @classmethod
+    def from_record(cls, raw: object) -> Lease | None:
+        """Parse a lease record; None for anything unusable (no lease), never raise."""
+        if not isinstance(raw, str):
+            return None
+        try:
+            data = json.loads(raw)
+            holder, beat, done = data["holder"], data.get("beat", 0), data.get("done", False)
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
+        if not isinstance(holder, str) or not isinstance(done, bool) or type(beat) is not int:
+            return None
+        return cls(holder, beat, done)
+
+
+class SingleFlight:
+    """Let one process renew an expired token while the others wait for the token it stores.
+
+    :param cache: the token cache; a :class:`LeaseCache` gets the lease, any other cache none.
+    :param clock: the current UTC time of this process (only differences of it are used).
+    :param sleep: the settle and polling wait.
+    :param timings: the delays.
+    """
+
+    def __init__(
+        self,
+        cache: object,
+        *,
+        clock: Callable[[], DateTime],
+        sleep: Callable[[float], None],
+        timings: LeaseTimings | None = None,
+    ) -> None:
+        self._cache = cache if isinstance(cache, LeaseCache) else None
+        self._clock = clock
+        self._sleep = sleep
+        self.timings = timings or LeaseTimings()
+
+    def _seconds_since(self, moment: DateTime) -> float:
+        return (self._clock() - moment).total_seconds()
+
+    def run(self, fresh: Callable[[], T | None], fetch: Callable[[], T], store: Callable[[T], object]) -> T:
+        """Return ``fresh()`` once another process stored a usable token, else renew here (at most once).
+
+        :param fresh: re-reads the token cache; returns a usable token or None.
+        :param fetch: obtains a new token (only I/O to the API: it may run in a helper thread).
+        :param store: keeps and stores a fetched token (in the caller's thread).
+        """
+        cache = self._cache
+        if cache is None or not cache.available:
+            return _fetch_and_store(fetch, store)
+        me = secrets.token_hex(8)
+        dead: Lease | None = None
+        for _ in range(self.timings.rounds):
+            if self.timings.jitter > 0:
+                self._sleep(random.uniform(0, self.timings.jitter))
+            lease = Lease.from_record(cache.load_lease())
+            if lease is not None and lease.done:
+                token = fresh()  # a renewal finished moments ago: its token is probably what we need
+                if token is not None:
+                    return token
+            if lease is None or lease.done or lease == dead:
+                lease = self._contend(cache, me)
+                if lease is not None and lease.holder == me:
+                    return self._hold(cache, me, fetch, store)
+            if not cache.available:
+                break
+            token, dead = self._wait(cache, fresh, lease)
+            if token is not None:
+                return token
+        log.info(
+            "No new TrafficStars token appeared in %r after %d leases; renewing here.", cache.key, self.timings.rounds
+        )
+        return _fetch_and_store(fetch, store)
+
+    def _contend(self, cache: LeaseCache, me: str) -> Lease | None:
+        """Write our lease (over a dead one too), let competing writes land, and return the lease that won."""
+        t = self.timings
+        started = self._clock()
+        cache.save_lease(Lease(me).to_record())
+        took = max(0.0, self._seconds_since(started))
+        self._sleep(min(max(t.settle_min, t.settle_factor * took), t.settle_max))
+        return Lease.from_record(cache.load_lease())
+
+    def _hold(self, cache: LeaseCache, me: str, fetch: Callable[[], T], store: Callable[[T], object]) -> T:
+        """Renew while beating the lease; mark it done (or clear it on failure)."""
+        beat = 0
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="trafficstars-renew") as pool:
+                future = pool.submit(fetch)
+                while True:
+                    try:
+                        token = future.result(timeout=self.timings.beat)
+                        break
+                    except FutureTimeout:
+                        beat += 1
+                        cache.save_lease(Lease(me, beat).to_record())
+            store(token)
+        except BaseException:
+            cache.clear_lease()  # let the waiting processes try now rather than after ttl
+            raise
+        # Done, not deleted: a process that read the stale token just before the new one was stored then
+        # re-reads the token instead of renewing again.
+        cache.save_lease(Lease(me, beat + 1, done=True).to_record())
+        return token
+
+    def _wait(
+        self, cache: LeaseCache, fresh: Callable[[], T | None], lease: Lease | None
+    ) -> tuple[T | None, Lease | None]:
+        """Poll until a usable token appears; ``(None, dead lease)`` once the lease stops changing for ttl."""
+        t = self.timings
+        if lease is None:  # vanished: its holder failed. One look, then contend.
+            return fresh(), None
+        log.info("Another process is renewing the TrafficStars token (lease %r); waiting for it.", lease.holder)
+        started = changed = self._clock()
+        wait = max(t.poll, 0.001)
+        for _ in range(math.ceil(t.max_wait / wait) + 1):  # a bound even if the clock stands still
+            if self._seconds_since(started) >= t.max_wait:
+                break
+            self._sleep(wait)
+            token = fresh()
+            if token is not None:
+                return token, None
+            current = Lease.from_record(cache.load_lease())
+            if current is None or current.done:
+                return fresh(), None
+            if current != lease:
+                lease, changed = current, self._clock()
+            elif self._seconds_since(changed) >= t.ttl:
+                log.warning("The TrafficStars renewal lease %r stopped beating; taking it over.", lease.holder)
+                return None, lease
+            wait = min(wait * 1.5, max(t.poll_max, wait))
+        return None, lease
+
+
+def _fetch_and_store(fetch: Callable[[], T], store: Callable[[T], object]) -> T:
+    token = fetch()
+    store(token)
+    return token

@@ -1,0 +1,127 @@
+"""The base of every TrafficStars sensor: poke, reschedule and deferrable mode run one check.
+
+A subclass names its trigger class; a poke builds that trigger (no I/O) and calls its ``check`` on the
+task's hook, and the deferrable mode hands the same trigger to the triggerer. So the three modes cannot
+differ in what they decide, only in how they wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_trafficstars._compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    BaseSensorOperator,
+    PokeReturnValue,
+    conf,
+)
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsApiError,
+    TrafficStarsAuthError,
+    TrafficStarsConfigError,
+    is_transient,
+)
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+
+if TYPE_CHECKING:
+    from airflow_provider_trafficstars._compat import Context
+    from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
+
+
+class TrafficStarsPollingSensor(BaseSensorOperator):
+    """Wait until the check of :attr:`trigger_class` holds, in a worker slot or in the triggerer.
+
+    HTTP 429, 5xx and network errors mean "not yet"; a rejected API key or a bad argument fails the task
+    at once, without retries (or skips it with ``soft_fail``), as it will not fix itself.
+
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param poke_interval: seconds between pokes.
+    """
+
+    template_fields: Sequence[str] = ()
+    ui_color = "#f4e1f0"
+    trigger_class: ClassVar[type[TrafficStarsPollingTrigger]]
+
+    def __init__(
+        self,
+        *,
+        trafficstars_conn_id: str = TrafficStarsHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: timedelta | float = 60,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self.trafficstars_conn_id = trafficstars_conn_id
+        self.deferrable = deferrable
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        """Return the subclass's own arguments of its trigger (besides conn_id, poke_interval, timeout_at)."""
+        return {}
+
+    def make_trigger(self, timeout_at: str | None = None) -> TrafficStarsPollingTrigger:
+        """Return the trigger of this sensor (it also validates the arguments: no I/O)."""
+        return self.trigger_class(
+            conn_id=self.trafficstars_conn_id,
+            poke_interval=self.poke_interval,
+            timeout_at=timeout_at,
+            **self.trigger_kwargs(),
+        )
+
+    @cached_property
+    def hook(self) -> TrafficStarsHook:
+        """Return the hook of the pokes (built like the trigger's: no retries, the next poke is the retry)."""
+        return self.make_trigger().make_hook()
+
+    # -- poke and reschedule mode -----------------------------------------------------------------
+    def poke(self, context: Context) -> PokeReturnValue:
+        try:
+            result = self.make_trigger().check(self.hook)
+        except (TrafficStarsAuthError, TrafficStarsConfigError) as exc:
+            # soft_fail turns AirflowFailException into a skip (BaseSensorOperator.execute).
+            raise AirflowFailException(str(exc)) from exc
+        except TrafficStarsApiError as exc:
+            if not is_transient(exc):
+                raise
+            self.log.warning("TrafficStars is not ready yet: %s", exc)
+            return PokeReturnValue(False)
+        if result is None:
+            return PokeReturnValue(False)
+        self.log.info("TrafficStars: %s holds.", self.trigger_class.waiting_for)
+        return PokeReturnValue(True, result)
+
+    # -- deferrable mode --------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        from airflow_provider_trafficstars.token import utcnow
+
+        self.defer(
+            trigger=self.make_trigger(timeout_at=utcnow().add(seconds=self.timeout).isoformat()),
+            method_name="execute_complete",
+            # A backstop should the trigger be lost: the trigger itself reports the timeout first.
+            timeout=timedelta(seconds=self.timeout + max(60.0, self.poke_interval)),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Return the trigger's result, or fail (skip with ``soft_fail``)."""
+        status = (event or {}).get("status")
+        if event is not None and status == "success" and "result" in event:
+            self.log.info("TrafficStars: %s holds.", self.trigger_class.waiting_for)
+            return event["result"]
+        message = str((event or {}).get("message") or f"the trigger sent an unusable event (status {status!r})")
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        if event is not None and event.get("kind") == "api":
+            raise TrafficStarsApiError(
+                message,
+                status_code=event.get("status_code"),
+                method=str(event.get("method") or "GET"),
+                endpoint=str(event.get("endpoint") or "?"),
+            )
+        # A rejected key or an impossible argument will not fix itself: fail without retries.
+        raise AirflowFailException(message)

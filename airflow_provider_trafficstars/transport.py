@@ -1,0 +1,289 @@
+"""Sending one HTTP call: bounded retries, a deadline per attempt, no redirects, typed errors. No Airflow imports.
+
+It knows nothing of tokens: the client hands it the headers. Every call of the provider, the token
+exchange included, goes through :meth:`Transport.send`, so these rules hold everywhere:
+
+- ``timeout`` bounds a whole attempt (connect and every read), not each read;
+- a redirect is never followed (it would carry the API key or the token elsewhere): a 3xx is a
+  :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsRedirectError`;
+- a header that cannot be sent is a ``TrafficStarsConfigError`` before anything is sent;
+- connection failures are retried always (nothing was sent), 429 always (waiting at least Retry-After),
+  5xx and read timeouts only for idempotent calls; a TLS handshake failure never (it is configuration).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import tenacity
+import urllib3
+from pendulum import DateTime
+
+from airflow_provider_trafficstars._http import parse_retry_after
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsApiError,
+    TrafficStarsConfigError,
+    TrafficStarsRedirectError,
+    TrafficStarsTransportError,
+)
+from airflow_provider_trafficstars.redaction import body_excerpt
+from airflow_provider_trafficstars.token import utcnow
+
+log = logging.getLogger(__name__)
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_CHUNK = 65536
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth another: an answer (429/5xx) or a transport error."""
+
+    def __init__(
+        self,
+        response: requests.Response | None = None,
+        error: TrafficStarsTransportError | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__("retryable")
+        self.response = response
+        self.error = error
+        self.retry_after = retry_after
+
+
+class _DeadlineExceeded(Exception):
+    """The attempt's deadline passed while the answer was still arriving."""
+
+
+class _WaitRetryAfterOr(tenacity.wait.wait_base):
+    """Wait what the server's Retry-After says (capped), else what ``fallback`` says."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base, cap: float) -> None:
+        self.fallback = fallback
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return min(float(after), self.cap)
+        return float(self.fallback(retry_state))
+
+
+def check_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Return the headers to send, or raise when one could not be sent as it is (or would inject another).
+
+    :raises TrafficStarsConfigError: naming the header (never its value).
+    """
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise TrafficStarsConfigError(f"Header name {name!r} is not a valid HTTP header name.")
+        if not isinstance(value, str):
+            raise TrafficStarsConfigError(f"Header {name!r} must be a string, got {type(value).__name__}.")
+        if any(ch in value for ch in "\r\n\0") or not value.isprintable() or not value.isascii():
+            raise TrafficStarsConfigError(
+                f"Header {name!r} holds a line break or a non-printable or non-ASCII character: it cannot be sent."
+            )
+        if name.lower() != "authorization":  # the client sets that one
+            out[name] = value
+    return out
+
+
+def transport_kind(exc: BaseException) -> str:
+    """Return ``"tls"``, ``"connect"`` (nothing was sent), ``"timeout"`` or ``"reset"`` for a transport error."""
+    if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, requests.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | _DeadlineExceeded):
+        return "timeout"
+    # requests wraps urllib3's errors: walk the chain of reasons and causes and decide by type.
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or current in seen or len(seen) > 20:
+            continue
+        seen.append(current)
+        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+            return "connect"
+        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
+    return "reset"
+
+
+class Transport:
+    """Send calls to one base URL with bounded retries; see the module docstring for the rules.
+
+    :param base_url: where the calls go (for messages).
+    :param timeout: seconds one attempt may take, from connect to the last byte.
+    :param max_retries: retries after the first attempt.
+    :param backoff_base: first backoff wait; exponential with jitter up to ``backoff_max``.
+    :param backoff_budget: most seconds one call may take, all attempts and waits together.
+    :param retry_after_max: longest wait honoured from a ``Retry-After`` header.
+    :param sleep: the wait between attempts (tests inject one).
+    :param clock: the current UTC time (an HTTP-date Retry-After is relative to it).
+    :param secrets: returns the values to scrub from error excerpts.
+    :param before_attempt: called before every attempt (the rate limiter), if given.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        max_retries: int,
+        backoff_base: float,
+        backoff_max: float,
+        backoff_budget: float,
+        retry_after_max: float,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], DateTime] = utcnow,
+        secrets: Callable[[], Iterable[str | None]] = lambda: (),
+        before_attempt: Callable[[], None] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self._secrets = secrets
+        self._clock = clock
+        self._before_attempt = before_attempt
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(max_retries + 1) | tenacity.stop_before_delay(backoff_budget),
+            wait=_WaitRetryAfterOr(
+                tenacity.wait_exponential_jitter(initial=backoff_base, max=backoff_max), retry_after_max
+            ),
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        self._max_retries = max_retries
+
+    def send(
+        self, method: str, url: str, path: str, *, idempotent: bool, headers: Mapping[str, str], **kwargs: Any
+    ) -> requests.Response:
+        """Send one call (retried within bounds); return the final answer, any status but 3xx.
+
+        :raises TrafficStarsApiError: 429/5xx still failing after the retries.
+        :raises TrafficStarsRedirectError: a 3xx answer.
+        :raises TrafficStarsTransportError: no usable answer.
+        """
+        try:
+            return self._retrying(self._attempt, method, url, path, idempotent, headers, kwargs)
+        except _Retryable as final:
+            attempts = int(self._retrying.statistics.get("attempt_number", 1))
+            if final.response is not None:
+                raise self.api_error(final.response, method, path, attempts=attempts) from None
+            assert final.error is not None
+            final.error.attempts = attempts
+            raise final.error from None
+
+    def _attempt(
+        self, method: str, url: str, path: str, idempotent: bool, headers: Mapping[str, str], kwargs: dict[str, Any]
+    ) -> requests.Response:
+        if self._before_attempt is not None:
+            self._before_attempt()
+        deadline = time.monotonic() + self.timeout
+        try:
+            resp = self.session.request(
+                method, url, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
+            )
+            _read_within(resp, deadline)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, _DeadlineExceeded) as exc:
+            error = self.transport_error(transport_kind(exc), method, path)
+            if error.kind == "connect" or (error.kind != "tls" and idempotent):
+                raise _Retryable(error=error) from None
+            raise error from None
+        if 300 <= resp.status_code < 400:
+            target = urlsplit(resp.headers.get("Location", "")).hostname or "(no host)"
+            raise TrafficStarsRedirectError(
+                f"TrafficStars answered HTTP {resp.status_code} to {method} {path} with a redirect to host "
+                f"{target!r}; redirects are never followed (they would carry the credentials elsewhere). Set the "
+                "connection's host to the API's final base URL (check http:// versus https://).",
+                status_code=resp.status_code,
+                method=method,
+                endpoint=path,
+                location_host=target,
+            )
+        if resp.status_code == 429 or (resp.status_code >= 500 and idempotent):
+            raise _Retryable(
+                response=resp, retry_after=parse_retry_after(resp.headers.get("Retry-After"), self._clock())
+            )
+        return resp
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        what = "error"
+        if isinstance(exc, _Retryable):
+            what = f"HTTP {exc.response.status_code}" if exc.response is not None else f"{exc.error.kind}"  # type: ignore[union-attr]
+        log.warning(
+            "TrafficStars call failed (%s); retry %d of %d in %.1f s.",
+            what,
+            state.attempt_number,
+            self._max_retries,
+            state.upcoming_sleep,
+        )
+
+    def api_error(self, resp: requests.Response, method: str, path: str, *, attempts: int = 1) -> TrafficStarsApiError:
+        """Return the typed error of a non-2xx answer; its excerpt is scrubbed of every known secret."""
+        excerpt = body_excerpt(resp.content[:4096], self._secrets())
+        return TrafficStarsApiError(
+            f"TrafficStars answered HTTP {resp.status_code} to {method} {path}: {excerpt}",
+            status_code=resp.status_code,
+            method=method,
+            endpoint=path,
+            body_excerpt=excerpt,
+            attempts=attempts,
+            retry_after=parse_retry_after(resp.headers.get("Retry-After"), self._clock()),
+        )
+
+    def transport_error(self, kind: str, method: str, path: str) -> TrafficStarsTransportError:
+        """Return the typed error of a call that got no usable answer."""
+        what = {
+            "tls": "failed the TLS handshake (is the host a plain http:// server? then write http:// in the "
+            "connection's host; it is not retried)",
+            "connect": "could not be reached (connection refused or no route)",
+            "timeout": f"did not answer completely within {self.timeout:g} s",
+            "reset": "closed the connection before answering",
+        }[kind]
+        return TrafficStarsTransportError(
+            f"The TrafficStars API at {self.base_url} {what} for {method} {path}.",
+            kind=kind,
+            method=method,
+            endpoint=path,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _read_within(resp: requests.Response, deadline: float) -> None:
+    """Read the whole body before ``deadline`` (each read waits at most the time left), or raise."""
+    raw = resp.raw
+    chunks: list[bytes] = []
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _DeadlineExceeded()
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = raw.read1(_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except BaseException:
+        resp.close()
+        raise
+    resp._content = b"".join(chunks)
+    resp._content_consumed = True  # type: ignore[attr-defined]
+    if hasattr(raw, "release_conn"):
+        raw.release_conn()

@@ -1,0 +1,142 @@
+"""Where a call may go: the base URL of a connection, the path of an endpoint, the query string.
+
+The bearer token is sent only to the connection's own host, on a path without ``.`` or ``..`` segments,
+and never to the auth endpoints through the generic call. No Airflow imports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from airflow_provider_trafficstars.connection_fields import DEFAULT_BASE_URL
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+
+TOKEN_PATH = "/v1/auth/token"
+INFO_PATH = "/v1/auth/info"
+LOGOUT_PATH = "/v1/auth/logout"
+AUTH_PREFIX = "/v1/auth/"
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+# "http:/host", "https:host": a scheme without its "//", which urlsplit would read as a host named "http".
+_BROKEN_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)(?!\d+(/|$))")
+
+
+def _is_host_name(name: str) -> bool:
+    """Return True for a DNS name (ASCII labels) or an IPv6 literal; urlsplit accepts far more."""
+    if ":" in name:
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return False
+        return True
+    return len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.removesuffix(".").split("."))
+
+
+def normalize_base_url(host: str | None, *, port: int | None = None, conn_id: str = "?") -> str:
+    """Turn a connection's host (and port) into a base URL such as ``https://api.trafficstars.com``.
+
+    :raises TrafficStarsConfigError: for a scheme other than http/https, a malformed scheme such as
+        ``http:/host``, or a URL without a usable host name.
+    """
+    raw = (host or "").strip()
+    if not raw.rstrip("/"):
+        return DEFAULT_BASE_URL
+    unusable = TrafficStarsConfigError(
+        f"Connection {conn_id!r}: host is not a usable URL; set it to the API's base URL such as "
+        f"{DEFAULT_BASE_URL} (or leave it empty for that default)."
+    )
+    if "://" not in raw:
+        if _BROKEN_SCHEME.match(raw):
+            raise unusable
+        raw = f"https://{raw}"
+    # Strip trailing slashes only now: "http://" must stay a URL without a host, not become "https://http:".
+    raw = raw.rstrip("/")
+    if any(ch.isspace() or not ch.isprintable() for ch in raw):
+        raise unusable
+    try:
+        parts = urlsplit(raw)
+        url_port = parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port that is not a number
+        raise unusable from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise TrafficStarsConfigError(
+            f"Connection {conn_id!r}: host must be an http:// or https:// URL such as "
+            f"{DEFAULT_BASE_URL}, not a {parts.scheme}:// URL."
+        )
+    if not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc or parts.netloc.endswith(":"):
+        raise unusable
+    if not _is_host_name(parts.hostname):  # e.g. "%" or "¡": requests would refuse it on every call
+        raise unusable
+    netloc = parts.netloc
+    if port and url_port is None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path}".rstrip("/")
+
+
+def join_endpoint(base_url: str, endpoint: str) -> tuple[str, str]:
+    """Return ``(url, path)`` for an endpoint given as a path (or a URL on ``base_url``), query included.
+
+    Only the part before ``?`` decides where the call goes: a URL in a query value is just a value.
+
+    :raises TrafficStarsConfigError: for a URL on another host, or a path with a ``.``/``..`` segment (a
+        gateway would normalise ``/v1.1/../admin`` to ``/admin`` and receive the token there).
+    """
+    endpoint = endpoint.strip()
+    location, sep, query = endpoint.partition("?")
+    if "://" in location:
+        if not (location + "/").startswith(base_url + "/"):
+            raise TrafficStarsConfigError(
+                "endpoint must be a path such as /v1.1/campaigns (or a URL on the connection's host); "
+                "refusing to send the TrafficStars token to another host."
+            )
+        location = location[len(base_url) :]
+    path = "/" + location.lstrip("/")
+    if "\\" in path or "#" in path or any(unquote(seg) in (".", "..") for seg in path.split("/")):
+        raise TrafficStarsConfigError(
+            f"endpoint {path!r} has a '.' or '..' segment (or a backslash or '#'): give the plain path, such as "
+            "/v1.1/campaigns; the token is never sent to a path a gateway could rewrite."
+        )
+    base_path = urlsplit(base_url).path
+    if base_path and path.startswith(base_path + "/"):
+        path = path[len(base_path) :]
+    return base_url + path + sep + query, path
+
+
+def refuse_auth_path(path: str) -> None:
+    """Raise when a generic call targets ``/v1/auth/*``: its answers hold secrets (tokens) an XCom would keep.
+
+    :raises TrafficStarsConfigError: naming the dedicated methods.
+    """
+    if (path.rstrip("/") + "/").lower().startswith(AUTH_PREFIX):
+        raise TrafficStarsConfigError(
+            f"{path} is an auth endpoint, whose answers hold tokens: use the dedicated methods instead "
+            "(TrafficStarsHook.get_token / get_session_info / logout, or TrafficStarsRefreshTokenOperator, "
+            "TrafficStarsSessionInfoOperator, TrafficStarsLogoutOperator)."
+        )
+
+
+def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list[tuple[str, str]] | None:
+    """Encode query parameters; a list or tuple value ``v`` of ``name`` becomes ``name[]=v1&name[]=v2``."""
+    if params is None:
+        return None
+    items = params.items() if isinstance(params, Mapping) else params
+    out: list[tuple[str, str]] = []
+    for name, value in items:
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple, set, frozenset)):
+            key = name if name.endswith("[]") else f"{name}[]"
+            out.extend((key, _param_text(v)) for v in value)
+        else:
+            out.append((name, _param_text(value)))
+    return out
+
+
+def _param_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
