@@ -10,9 +10,7 @@ sent (retries, deadline, redirects) is :mod:`~airflow_provider_trafficstars.tran
 from __future__ import annotations
 
 import logging
-import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,32 +20,21 @@ from pendulum import DateTime
 from airflow_provider_trafficstars._http import IDEMPOTENT_METHODS, error_code, parse_session_info
 from airflow_provider_trafficstars.config import ClientConfig
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
-from airflow_provider_trafficstars.lease import SingleFlight
+from airflow_provider_trafficstars.lease import SingleFlight, process_lock
 from airflow_provider_trafficstars.token import AccessToken, utcnow
 from airflow_provider_trafficstars.token_cache import TokenCache
-from airflow_provider_trafficstars.transport import Transport, check_headers
+from airflow_provider_trafficstars.transport import Transport
 from airflow_provider_trafficstars.urls import (
     INFO_PATH,
     LOGOUT_PATH,
     TOKEN_PATH,
+    check_headers,
     encode_params,
     join_endpoint,
     refuse_auth_path,
 )
 
 log = logging.getLogger(__name__)
-
-# One lock per cache key in this process, shared by every client on that key; gone with its last client.
-_LOCKS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def _lock_for(key: str) -> Any:
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(key)
-        if lock is None:
-            lock = _LOCKS[key] = threading.RLock()
-        return lock
 
 
 class TrafficStarsClient:
@@ -79,7 +66,7 @@ class TrafficStarsClient:
         self._on_secret = on_secret or (lambda _s: None)
         self._token: AccessToken | None = None
         self._id_token: str | None = None
-        self._lock = _lock_for(cache.key)
+        self._lock = process_lock(cache.key)
         self._single_flight = SingleFlight(cache, clock=clock, sleep=sleep, timings=config.lease)
         self._transport = Transport(
             config.base_url,

@@ -20,16 +20,31 @@ import logging
 import math
 import random
 import secrets
+import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pendulum import DateTime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# One lock per cache key in this process, shared by every client on that key; gone with its last client.
+_LOCKS: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def process_lock(key: str) -> Any:
+    """Return this process's renewal lock of a cache key (threads renew one at a time, re-checking first)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(key)
+        if lock is None:
+            lock = _LOCKS[key] = threading.RLock()
+        return lock
 
 
 @runtime_checkable

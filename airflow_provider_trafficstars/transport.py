@@ -6,7 +6,6 @@ exchange included, goes through :meth:`Transport.send`, so these rules hold ever
 - ``timeout`` bounds a whole attempt (connect and every read), not each read;
 - a redirect is never followed (it would carry the API key or the token elsewhere): a 3xx is a
   :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsRedirectError`;
-- a header that cannot be sent is a ``TrafficStarsConfigError`` before anything is sent;
 - connection failures are retried always (nothing was sent), 429 always (waiting at least Retry-After),
   5xx and read timeouts only for idempotent calls; a TLS handshake failure never (it is configuration).
 """
@@ -14,7 +13,6 @@ exchange included, goes through :meth:`Transport.send`, so these rules hold ever
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -28,7 +26,6 @@ from pendulum import DateTime
 from airflow_provider_trafficstars._http import parse_retry_after
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
-    TrafficStarsConfigError,
     TrafficStarsRedirectError,
     TrafficStarsTransportError,
 )
@@ -37,7 +34,6 @@ from airflow_provider_trafficstars.token import utcnow
 
 log = logging.getLogger(__name__)
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK = 65536
 
 
@@ -73,26 +69,6 @@ class _WaitRetryAfterOr(tenacity.wait.wait_base):
         if after is not None:
             return min(float(after), self.cap)
         return float(self.fallback(retry_state))
-
-
-def check_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
-    """Return the headers to send, or raise when one could not be sent as it is (or would inject another).
-
-    :raises TrafficStarsConfigError: naming the header (never its value).
-    """
-    out: dict[str, str] = {}
-    for name, value in (headers or {}).items():
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
-            raise TrafficStarsConfigError(f"Header name {name!r} is not a valid HTTP header name.")
-        if not isinstance(value, str):
-            raise TrafficStarsConfigError(f"Header {name!r} must be a string, got {type(value).__name__}.")
-        if any(ch in value for ch in "\r\n\0") or not value.isprintable() or not value.isascii():
-            raise TrafficStarsConfigError(
-                f"Header {name!r} holds a line break or a non-printable or non-ASCII character: it cannot be sent."
-            )
-        if name.lower() != "authorization":  # the client sets that one
-            out[name] = value
-    return out
 
 
 def transport_kind(exc: BaseException) -> str:

@@ -1,7 +1,8 @@
-"""Where a call may go: the base URL of a connection, the path of an endpoint, the query string.
+"""Where a call may go and what it may carry: base URL, endpoint path, query string, headers.
 
 The bearer token is sent only to the connection's own host, on a path without ``.`` or ``..`` segments,
-and never to the auth endpoints through the generic call. No Airflow imports.
+and never to the auth endpoints through the generic call; a header that could not be sent as it is (or
+would inject another) is refused before anything is sent. No Airflow imports.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ INFO_PATH = "/v1/auth/info"
 LOGOUT_PATH = "/v1/auth/logout"
 AUTH_PREFIX = "/v1/auth/"
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 # "http:/host", "https:host": a scheme without its "//", which urlsplit would read as a host named "http".
 _BROKEN_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!//)(?!\d+(/|$))")
@@ -140,3 +142,23 @@ def _param_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def check_headers(headers: Mapping[str, Any] | None) -> dict[str, str]:
+    """Return the headers to send, or raise when one could not be sent as it is (or would inject another).
+
+    :raises TrafficStarsConfigError: naming the header (never its value).
+    """
+    out: dict[str, str] = {}
+    for name, value in (headers or {}).items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise TrafficStarsConfigError(f"Header name {name!r} is not a valid HTTP header name.")
+        if not isinstance(value, str):
+            raise TrafficStarsConfigError(f"Header {name!r} must be a string, got {type(value).__name__}.")
+        if any(ch in value for ch in "\r\n\0") or not value.isprintable() or not value.isascii():
+            raise TrafficStarsConfigError(
+                f"Header {name!r} holds a line break or a non-printable or non-ASCII character: it cannot be sent."
+            )
+        if name.lower() != "authorization":  # the client sets that one
+            out[name] = value
+    return out

@@ -70,6 +70,8 @@ def _child(port: int) -> int:
                 _ = hook.client  # read the connection and build the client before the start
                 if len(args) > 1:  # a tuning sweep tries other lease delays
                     hook.client._single_flight.timings = LeaseTimings(**json.loads(args[1]))
+            elif cmd == "go" and hook is not None and args[:1] == ["triggers"]:
+                reply = _measure_triggers(hook.trafficstars_conn_id, int(args[1]))
             elif cmd == "go" and hook is not None:
                 reply = _measure(hook)
             stream.write(json.dumps(reply) + "\n")
@@ -121,6 +123,37 @@ def _count_calls(hook: Any) -> dict[str, int]:
 
         setattr(obj, name, counted)
     return counts
+
+
+def _measure_triggers(conn_id: str, n: int) -> dict[str, Any]:
+    """Run ``n`` session triggers in one event loop (as one triggerer does) to their first event."""
+    import asyncio
+
+    from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
+
+    async def first(trigger: TrafficStarsSessionTrigger) -> str:
+        async for event in trigger.run():
+            return str(event.payload.get("status"))
+        return "no event"
+
+    async def all_of_them() -> list[str]:
+        deadline = time.time() + 120
+        triggers = [TrafficStarsSessionTrigger(conn_id, poke_interval=0.2, timeout_at=deadline) for _ in range(n)]
+        return list(await asyncio.gather(*(first(t) for t in triggers)))
+
+    started = time.perf_counter()
+    statuses = asyncio.run(all_of_them())
+    bad = [s for s in statuses if s != "success"]
+    return {
+        "latency": time.perf_counter() - started,
+        "renewed": 0,  # counted by the emulator: a trigger's client is its own
+        "reads": 0,
+        "writes": 0,
+        "lease_reads": 0,
+        "lease_writes": 0,
+        "error": f"trigger events {bad}" if bad else None,
+        "trace": [],
+    }
 
 
 def _measure(hook: Any) -> dict[str, Any]:
@@ -239,12 +272,15 @@ class ContentionPool:
         *,
         token_latency: float = 0.0,
         before_go: Callable[[], object] | None = None,
+        triggers: dict[int, int] | None = None,
     ) -> Round:
         """Start cold, release every process at once, and return what they measured.
 
         :param timings: other lease delays than the defaults (``LeaseTimings`` fields), for tuning.
         :param token_latency: seconds the emulator's token endpoint takes to answer in this round.
         :param before_go: called just before the release (e.g. to plant a dead holder's lease).
+        :param triggers: ``{process index: n}``: those processes run n session triggers in one event loop
+            (a triggerer) instead of one hook call.
         """
         self._ask([0], f"clear {conn_id}")
         self.emulator.reset()
@@ -254,7 +290,10 @@ class ContentionPool:
         self._ask(everyone, f"prep {conn_id}" + (f" {json.dumps(timings, separators=(',', ':'))}" if timings else ""))
         if before_go is not None:
             before_go()
-        results = self._ask(everyone, "go")
+        for i in everyone:
+            go = f"go triggers {triggers[i]}" if triggers and i in triggers else "go"
+            self._socks[i].sendall(go.encode() + b"\n")
+        results = [json.loads(self._streams[i].readline()) for i in everyone]
         return Round(
             mode="single-flight" if conn_id == LEASE_CONN else "naive",
             token_requests=self.emulator.token_requests(),

@@ -67,8 +67,7 @@ def dag_scenarios(work: Path, key: str) -> dict[str, Any]:
 def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
     """Scenario 3: naive and lease rounds alternated on the same 16 processes."""
     home = work / f"contention-{db}"
-    sqlite = contextlib.nullcontext(AirflowHome(home).db_url)
-    with EmulatorProcess(key, workdir=work) as emu, postgres_database() if db == "postgres" else sqlite as url:
+    with EmulatorProcess(key, workdir=work) as emu, _database(db, home) as url:
         migrate(airflow_env(home, url))
         with ContentionPool(url, home, emu, key, n=16) as pool:
             pool.round(LEASE_CONN)  # untimed: first use of the DB and the emulator
@@ -77,6 +76,26 @@ def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
                 naive.append(pool.round(NAIVE_CONN))
                 lease.append(pool.round(LEASE_CONN))
     return {"naive": summarize(naive), "lease": summarize(lease)}
+
+
+def token_core(work: Path, key: str, db: str) -> dict[str, Any]:
+    """Scenario 8 (issue 10): a slow token endpoint under 6 processes; 5 triggers in one loop plus 2 workers."""
+    home = work / f"core-{db}"
+    with EmulatorProcess(key, workdir=work) as emu, _database(db, home) as url:
+        migrate(airflow_env(home, url))
+        with ContentionPool(url, home, emu, key, n=6) as pool:
+            pool.round(LEASE_CONN)  # untimed: first use of the DB and the emulator
+            slow = pool.round(LEASE_CONN, token_latency=10)
+            slow_naive = pool.round(NAIVE_CONN, token_latency=10)
+        with ContentionPool(url, home / "triggers", emu, key, n=3) as pool:
+            triggers = pool.round(LEASE_CONN, triggers={0: 5})
+            triggers_naive = pool.round(NAIVE_CONN, triggers={0: 5})
+    return {"slow": slow, "slow_naive": slow_naive, "triggers": triggers, "triggers_naive": triggers_naive}
+
+
+def _database(db: str, home: Path) -> contextlib.AbstractContextManager[str]:
+    """A throwaway PostgreSQL database (``db == "postgres"``), else SQLite in ``home``: yields its URL."""
+    return postgres_database() if db == "postgres" else contextlib.nullcontext(AirflowHome(home).db_url)
 
 
 def table(rows: list[Row]) -> str:
@@ -91,7 +110,9 @@ def table(rows: list[Row]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke check")
-    parser.add_argument("--skip", action="append", default=[], choices=["dags", "contention", "celery", "import"])
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["dags", "contention", "core", "celery", "import"]
+    )
     args = parser.parse_args()
     exit_on_sigterm()
     rounds = 2 if args.quick else 10
@@ -139,6 +160,26 @@ def main() -> None:
                     ("3", "", "Variable reads per round (all processes)",
                      f"{lease['reads_per_round']:.0f}", f"{naive['reads_per_round']:.0f}"),
                 ]  # fmt: skip
+                print(table(rows), flush=True)
+        if "core" not in args.skip:
+            for db in ("sqlite", "postgres"):
+                name = "SQLite" if db == "sqlite" else "PostgreSQL"
+                if db == "postgres" and postgres_problem():
+                    rows.append(("8", f"token core on {name}", "skipped", str(postgres_problem()), ""))
+                    continue
+                r = token_core(work, key, db)
+                slow, slow_naive, trig, trig_naive = r["slow"], r["slow_naive"], r["triggers"], r["triggers_naive"]
+                rows += [
+                    ("8", f"6 processes, one barrier, token endpoint answers in 10 s ({name})", "token requests",
+                     str(slow.token_requests), f"{slow_naive.token_requests} (single_flight off)"),
+                    ("8", "", "time to a token, max", f"{max(slow.latencies):.1f} s",
+                     f"{max(slow_naive.latencies):.1f} s"),
+                    ("8", f"5 triggers in one event loop + 2 workers, cold cache ({name})", "token requests",
+                     str(trig.token_requests), f"{trig_naive.token_requests} (single_flight off)"),
+                ]  # fmt: skip
+                errors = slow.errors + trig.errors
+                if errors:
+                    rows.append(("8", "", "errors", "; ".join(errors), ""))
                 print(table(rows), flush=True)
         if "celery" not in args.skip:
             label = "Celery: 2 workers x 8, Redis, PostgreSQL; 32 campaigns, stale token"

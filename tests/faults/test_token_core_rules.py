@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_trafficstars import client as client_module
+from airflow_provider_trafficstars import lease
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsConfigError,
     TrafficStarsRedirectError,
@@ -134,10 +134,10 @@ def test_repeated_connection_tests_keep_no_lock_per_call(make_hook: Callable[...
     hook = make_hook()
     for _ in range(3):  # warm up: whatever the first calls create
         assert hook.test_connection()[0]
-    before = len(client_module._LOCKS)
+    before = len(lease._LOCKS)
     for _ in range(20):
         assert hook.test_connection()[0]
-    assert len(client_module._LOCKS) <= before
+    assert len(lease._LOCKS) <= before
 
 
 def test_the_fingerprint_keeps_base_url_and_key_apart() -> None:

@@ -388,6 +388,25 @@ def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_hol
 
 
 @pytest.mark.integration
+@pytest.mark.slow
+def test_five_triggers_in_one_loop_and_two_workers_on_a_cold_cache_make_one_token_request(
+    airflow_db: Path,
+) -> None:
+    """Issue 10: a triggerer's triggers renew through the same policy as the workers, lease included."""
+    key = new_api_key()
+    url = f"sqlite:///{airflow_db}/airflow.db"
+    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
+    try:
+        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=3) as pool:
+            rounds = [pool.round(LEASE_CONN, triggers={0: 5}) for _ in range(2)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    for got in rounds:
+        assert not got.errors, got.errors
+        assert got.token_requests == 1, got
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize("single_flight", [True, False])
 def test_hook_writes_the_lease_variable_only_with_single_flight(
     airflow_db: Path, clean_variables: None, emulator: Any, api_key: str, monkeypatch, single_flight: bool
