@@ -10,8 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import shutil
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,12 @@ from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClien
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.lease import Lease, LeaseTimings, SingleFlight
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 from airflow_provider_trafficstars.token import AccessToken
 from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
 from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+from tests.conftest import HOME
 from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key
 
 BASE = "https://api.example.test"
@@ -337,19 +338,22 @@ def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path
 
 
 # -- 16 OS processes released together on a cold cache -------------------------------------------
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A throwaway Airflow home for the processes (their metadata DB is the session's, ``HOME.db_url``)."""
+    with AirflowHome.temporary("ts-sf-") as home:
+        yield home.path
+
+
 @pytest.mark.integration
 @pytest.mark.slow
-def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> None:
+def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path, workdir: Path) -> None:
     """16 processes on the session's SQLite metadata DB (PostgreSQL: tests/distributed)."""
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=16) as pool:
-            naive = pool.round(NAIVE_CONN)
-            rounds = [pool.round(LEASE_CONN) for _ in range(2)]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    url = HOME.db_url  # the session's SQLite metadata DB
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=16) as pool:
+        naive = pool.round(NAIVE_CONN)
+        rounds = [pool.round(LEASE_CONN) for _ in range(2)]
     assert naive.token_requests > 2, naive  # the processes really raced
     for got in rounds:
         assert not got.errors, got.errors
@@ -360,24 +364,20 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
 @pytest.mark.integration
 @pytest.mark.slow
 def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_holder_costs_ttl(
-    airflow_db: Path,
+    airflow_db: Path, workdir: Path
 ) -> None:
     """Issue 10: the 5 s lease must outlive a 10 s token answer (beats), and a dead holder is taken over."""
     from airflow.models import Variable
 
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
+    url = HOME.db_url  # the session's SQLite metadata DB
     lease_var = default_token_variable(LEASE_CONN) + LEASE_SUFFIX
     # A holder whose clock ran an hour ahead wrote this lease (old format, with its own expiry), then died.
     ahead = pendulum.now("UTC").add(hours=1).isoformat()
     dead = json.dumps({"holder": "deaddeaddeaddead", "expires_at": ahead, "done": False})
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=6) as pool:
-            slow = pool.round(LEASE_CONN, token_latency=10)
-            taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=6) as pool:
+        slow = pool.round(LEASE_CONN, token_latency=10)
+        taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
     assert not slow.errors and not taken_over.errors
     assert slow.token_requests == 1, slow
     assert min(slow.latencies) >= 10  # every process waited for the one slow renewal
@@ -390,17 +390,13 @@ def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_hol
 @pytest.mark.integration
 @pytest.mark.slow
 def test_five_triggers_in_one_loop_and_two_workers_on_a_cold_cache_make_one_token_request(
-    airflow_db: Path,
+    airflow_db: Path, workdir: Path
 ) -> None:
     """Issue 10: a triggerer's triggers renew through the same policy as the workers, lease included."""
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=3) as pool:
-            rounds = [pool.round(LEASE_CONN, triggers={0: 5}) for _ in range(2)]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    url = HOME.db_url  # the session's SQLite metadata DB
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=3) as pool:
+        rounds = [pool.round(LEASE_CONN, triggers={0: 5}) for _ in range(2)]
     for got in rounds:
         assert not got.errors, got.errors
         assert got.token_requests == 1, got
