@@ -21,6 +21,7 @@ from airflow_provider_trafficstars._http import IDEMPOTENT_METHODS, error_code, 
 from airflow_provider_trafficstars.config import ClientConfig
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.lease import SingleFlight, process_lock
+from airflow_provider_trafficstars.rate_limit import shared_limiter  # [i11 rate limit]
 from airflow_provider_trafficstars.token import AccessToken, utcnow
 from airflow_provider_trafficstars.token_cache import TokenCache
 from airflow_provider_trafficstars.transport import Transport
@@ -68,6 +69,8 @@ class TrafficStarsClient:
         self._id_token: str | None = None
         self._lock = process_lock(cache.key)
         self._single_flight = SingleFlight(cache, clock=clock, sleep=sleep, timings=config.lease)
+        # [i11 rate limit] one limiter per account in this process; every attempt of every call takes a slot.
+        limiter = shared_limiter(config.fingerprint, config.rate_limit) if config.rate_limit else None
         self._transport = Transport(
             config.base_url,
             timeout=config.timeout,
@@ -79,6 +82,7 @@ class TrafficStarsClient:
             sleep=sleep,
             clock=clock,
             secrets=lambda: (config.api_key, self._token.access_token if self._token else None),
+            before_attempt=None if limiter is None else lambda: limiter.acquire(sleep),  # [i11 rate limit]
             session=session,
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airflow_provider_trafficstars.lease import LeaseTimings
+from airflow_provider_trafficstars.rate_limit import DEFAULT_CALLS
 from airflow_provider_trafficstars.token import fingerprint
 
 
@@ -23,6 +24,8 @@ class ClientConfig:
     :param backoff_budget: most seconds one call may take, all attempts and waits together.
     :param single_flight: renew a stale token in one process while the others wait for it.
     :param lease: the delays of that lease.
+    :param rate_limit: calls per 60 s this process may send to the account (0: no limit).
+    :param report_timezone: IANA zone in which the account's report days start.
     """
 
     base_url: str
@@ -36,6 +39,8 @@ class ClientConfig:
     backoff_budget: float = 120.0
     single_flight: bool = True
     lease: LeaseTimings = field(default_factory=LeaseTimings)
+    rate_limit: int = DEFAULT_CALLS  # [i11]
+    report_timezone: str = "UTC"  # [i11]
 
     @property
     def fingerprint(self) -> str:

@@ -29,6 +29,7 @@ PLACEHOLDERS = {
     "host": DEFAULT_BASE_URL,
     "password": "your TrafficStars API key",
     "cache_variable": "trafficstars_access_token_<conn_id>",
+    "report_timezone": "UTC",
 }
 
 
@@ -88,6 +89,23 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Variable <cache variable>_lease). Off: every worker that finds it expired renews on its own.",
         "boolean",
         default=True,
+    ),
+    ExtraField(
+        "rate_limit",
+        "Rate limit (calls per 60 s)",
+        "Most calls this account may receive from one worker process in any 60 s, token requests and retries "
+        "included (TrafficStars allows about 100). 0: no limit. Tasks running at once each count on their own: "
+        "share the limit with an Airflow pool.",
+        "integer",
+        default=100,
+        minimum=0,
+        maximum=100000,
+    ),
+    ExtraField(
+        "report_timezone",
+        "Report time zone",
+        "IANA time zone in which the account's report days start, e.g. Europe/Berlin. Empty: UTC.",
+        "string",
     ),
 )
 #: Extras read under an older name: ``{old: new}`` (a deprecation warning names the new one).
@@ -159,6 +177,7 @@ def connection_config(
     """
     from airflow_provider_trafficstars.config import ClientConfig
     from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+    from airflow_provider_trafficstars.reports import report_timezone
     from airflow_provider_trafficstars.urls import normalize_base_url
 
     api_key = (conn.password or "").strip()
@@ -182,6 +201,7 @@ def connection_config(
             "show unmasked in logs and the UI; the token must never be. Use a key Airflow masks (containing "
             "access_token, secret or password, e.g. 'trafficstars_access_token_reports'), or leave it empty."
         )
+    report_timezone(extras["report_timezone"], conn_id)  # a zone that does not exist fails here, before any call
     config = ClientConfig(
         base_url=normalize_base_url(conn.host, port=conn.port, conn_id=conn_id),
         api_key=api_key,
@@ -189,6 +209,8 @@ def connection_config(
         max_retries=extras["max_retries"] if max_retries is None else max_retries,
         refresh_margin=extras["refresh_margin"],
         single_flight=extras["single_flight"],
+        rate_limit=extras["rate_limit"],
+        report_timezone=extras["report_timezone"] or "UTC",
     )
     return config, variable
 

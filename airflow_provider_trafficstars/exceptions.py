@@ -75,6 +75,22 @@ class TrafficStarsRedirectError(TrafficStarsApiError):
         self.location_host = location_host
 
 
+class TrafficStarsDataError(TrafficStarsError):
+    """An answer arrived and parsed, but its data is not what the documented API sends.
+
+    E.g. a report answer that is not a list of row objects, a metric that is not a number, a by-day row
+    without its day.
+
+    :param report: the report (or ``"campaigns"``) whose answer is wrong.
+    :param field: the row field that is wrong, if one is.
+    """
+
+    def __init__(self, message: str, *, report: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+        self.field = field
+
+
 class TrafficStarsTransportError(TrafficStarsApiError):
     """No usable answer arrived: the server could not be reached, reset the connection or timed out.
 
@@ -101,6 +117,7 @@ __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
+    "TrafficStarsDataError",
     "TrafficStarsError",
     "TrafficStarsRedirectError",
     "TrafficStarsTransportError",

@@ -49,6 +49,13 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_trafficstars.triggers.trafficstars"],
             }
         ],
+        "transfers": [
+            {
+                "source-integration-name": _INTEGRATION,
+                "target-integration-name": "Common IO",
+                "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
+            }
+        ],
         "connection-types": [
             {
                 "connection-type": CONN_TYPE,

@@ -70,7 +70,8 @@ def main(url: str, api_key: str, out: Path) -> None:
 
     from benchmarks.common import conn_json
 
-    os.environ["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = conn_json(url, api_key)
+    # The emulator here enforces no rate limit and these scenarios count tokens: no client-side limit either.
+    os.environ["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = conn_json(url, api_key, rate_limit=0)
     from airflow.utils.db import initdb
 
     from benchmarks.common import EmulatorProcess

@@ -8,7 +8,7 @@ A daily ETL on the TrafficStars API, one mapped task per campaign, all sharing *
    TrafficStars for at most one token.
 2. **list_campaigns**: `GET /v1.1/campaigns`; the XCom is the list of campaign ids.
 3. **fetch_report** (dynamic task mapping, one task per campaign):
-   `GET /v1.1/advertiser/custom/report/by-day?date_from={{ ds }}&date_to={{ ds }}&campaign_id=<id>`.
+   `GET /v1.1/advertiser/custom/report/by-day?date_from={{ ds }}&date_to={{ ds }}&campaign_id[]=<id>`.
    `max_active_tis_per_dag` keeps the run under the API's rate limit (about 100 calls a minute).
 4. **write_csv**: combines the rows and writes `campaign_report_<ds>.csv` to an object-storage location
    (`file://`, `s3://`, `gs://`, ...): the DAG param `report_base_url`, else the Variable
@@ -60,7 +60,7 @@ def campaign_ids(response: requests.Response) -> list[int]:
 
 def campaign_query(campaign_id: int) -> dict[str, int]:
     """Return the query parameters that select one campaign."""
-    return {"campaign_id": campaign_id}
+    return {"campaign_id": [campaign_id]}  # arrays go as campaign_id[]=: the API knows no bare campaign_id
 
 
 def report_rows(response: requests.Response) -> list[dict[str, Any]]:

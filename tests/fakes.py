@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 from collections.abc import Callable, Iterable
 
 import pendulum
@@ -15,7 +16,7 @@ import pendulum
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.testing.emulator_state import new_api_key
 
-__all__ = ["CONN_ID", "T0", "TOKEN_VAR", "Clock", "DictStore", "Waits", "World", "new_api_key"]
+__all__ = ["CONN_ID", "T0", "TOKEN_VAR", "Clock", "DictStore", "FakeTime", "Waits", "World", "new_api_key"]
 
 #: The connection id the hook, the operators and the sensor use by default.
 CONN_ID = "trafficstars_default"
@@ -76,6 +77,29 @@ class World(Clock):
         """Run ``action`` once the clock reaches ``seconds`` after the start."""
         when = self.start.add(microseconds=int(seconds * 1_000_000))
         heapq.heappush(self._events, (when, next(self._order), action))
+
+
+class FakeTime:
+    """Seconds (``time.time()``-like) that move only when someone sleeps; thread-safe.
+
+    Pass ``clock=fake.clock, sleep=fake.sleep`` (the rate limiter, the emulator's ``clock``).
+
+    :param start: the first instant, in seconds.
+    """
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def clock(self) -> float:
+        with self._lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+            self.now += seconds
 
 
 class DictStore:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars import _compat, reports
 from airflow_provider_trafficstars._compat import BaseHook
 from airflow_provider_trafficstars.connection_fields import (
     CONN_TYPE,
@@ -193,6 +193,37 @@ class TrafficStarsHook(BaseHook):
                 endpoint=path,
             ) from None
         return unwrap_response(payload)
+
+    def get_report(
+        self, report: str, *, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the rows of one report call, as the API answers them.
+
+        A range aggregates over its days, except for the by-day reports (one row per day).
+
+        :param report: ``"advertiser/by-day"``, ``"advertiser/by-campaign"``, ``"advertiser/by-country"``,
+            ``"advertiser/by-creative"``, ``"advertiser/by-spot"``, ``"publisher/by-day"``,
+            ``"publisher/by-spot"`` or ``"publisher/by-country"``.
+        :param date_from: first day, ``YYYY-MM-DD`` or a ``date`` (inclusive).
+        :param date_to: last day (inclusive).
+        :param filters: ``{"campaign_id": [...]}`` (advertiser) or ``{"spot_id": [...]}`` (publisher).
+        :raises TrafficStarsConfigError: for an unknown report, a bad or reversed range or a bad filter,
+            before any call.
+        :raises TrafficStarsDataError: when the answer is not a list of rows.
+        """
+        spec = reports.report_spec(report)
+        query = reports.report_query(spec, date_from, date_to, filters)
+        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
+
+    def get_campaigns(self, *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Return the campaigns of the account (``GET /v1.1/campaigns``).
+
+        :param status: only campaigns with this status or one of these, e.g. ``"enabled"`` (sent as ``status[]``).
+        :raises TrafficStarsConfigError: for a status that is not a plain name, before any call.
+        """
+        spec = reports.CAMPAIGNS_SPEC
+        query = reports.filter_values(spec, None if status is None else {"status": status})
+        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
 
     def test_connection(self) -> tuple[bool, str]:
         """Exchange the API key for a token and read the session info, touching no shared state.

@@ -29,13 +29,13 @@ import socket
 import sys
 import threading
 import time
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+from airflow_provider_trafficstars.testing import emulator_reports
 from airflow_provider_trafficstars.testing.emulator_state import (
     CONTROL_PREFIX,
     EmulatorState,
@@ -45,7 +45,6 @@ from airflow_provider_trafficstars.testing.emulator_state import (
     TokenOverride,
     campaign,
     fake_id_token,
-    report_rows,
 )
 
 if TYPE_CHECKING:
@@ -55,25 +54,24 @@ if TYPE_CHECKING:
 __all__ = ["EmulatorState", "RecordedRequest", "TrafficStarsEmulator", "main"]
 
 TOKEN_PATH = "/v1/auth/token"
-REPORT_PATH = "/v1.1/advertiser/custom/report/by-day"
 #: path -> allowed method -> handler name; every route except the token one needs a bearer token.
 ROUTES: dict[str, dict[str, str]] = {
     TOKEN_PATH: {"POST": "token"},
     "/v1/auth/info": {"POST": "info"},
     "/v1/auth/logout": {"GET": "logout"},
     "/v1.1/campaigns": {"GET": "campaigns"},
-    REPORT_PATH: {"GET": "report"},
+    **{path: {"GET": "report"} for path in emulator_reports.REPORT_PATHS},
 }
 CONTROL_ROUTES: dict[str, str] = {
     "stats": "GET", "reset": "POST", "revoke": "POST", "advance": "POST", "fail": "POST",
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
     "truncate": "POST", "token_response": "POST", "rate_limit": "POST", "redirect": "POST", "trickle": "POST",
+    **dict.fromkeys(emulator_reports.CONTROLS, "POST"),
 }  # fmt: skip
 #: The command line's default port: not 8080 (Airflow's API server), 8793/8794 (its log servers), 5555
 #: (Flower) or 18080 (Spark's history server), and below Linux's ephemeral range (32768-60999).
 DEFAULT_PORT = 18765
 MAX_BODY = 10 * 1024 * 1024
-MAX_REPORT_DAYS = 3660
 _FORM = "application/x-www-form-urlencoded"
 #: Where redirect_next() sends the client unless told otherwise: another host than the emulator.
 REDIRECT_LOCATION = "http://other.example/x"
@@ -83,19 +81,6 @@ class _ClientError(Exception):
     def __init__(self, status: int, error: str, description: str) -> None:
         super().__init__(description)
         self.status, self.error, self.description = status, error, description
-
-
-def _parse_day(params: list[tuple[str, str]], name: str) -> date:
-    values = [v for k, v in params if k == name]
-    if len(values) != 1:
-        raise _ClientError(400, "invalid_request", f"exactly one {name}=YYYY-MM-DD is required")
-    text = values[0]
-    if len(text) != 10 or text[4] != "-" or text[7] != "-":
-        raise _ClientError(400, "invalid_request", f"{name} must be YYYY-MM-DD")
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise _ClientError(400, "invalid_request", f"{name} is not a valid date") from None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -370,27 +355,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(204, content_type=None)
 
     def _handle_campaigns(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
-        self._send_json(200, {"response": [campaign(i) for i in self.emu.campaign_ids]})
+        params = parse_qsl(query, keep_blank_values=True)
+        if any(k == "status" for k, _ in params):
+            raise _ClientError(400, "invalid_request", "status is an array: send it as status[]=enabled")
+        wanted = {v for k, v in params if k == "status[]"}
+        rows = [campaign(i) for i in self.emu.campaign_ids]
+        self._send_json(200, {"response": [c for c in rows if not wanted or c["status"] in wanted]})
 
     def _handle_report(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
-        params = parse_qsl(query, keep_blank_values=True)
-        date_from, date_to = _parse_day(params, "date_from"), _parse_day(params, "date_to")
-        if date_from > date_to:
-            raise _ClientError(400, "invalid_request", "date_from must not be after date_to")
-        if (date_to - date_from).days >= MAX_REPORT_DAYS:
-            raise _ClientError(400, "invalid_request", f"at most {MAX_REPORT_DAYS} days per request")
-        raw_ids = [v for k, v in params if k in ("campaign_id", "campaign_id[]")]
-        ids: list[int] = []
-        for raw in raw_ids:
-            if not (raw.isascii() and raw.strip().isdigit()):
-                raise _ClientError(400, "invalid_request", "campaign_id must be an integer")
-            ids.append(int(raw))
-        known = self.emu.campaign_ids
-        for cid in ids:
-            if cid not in known:
-                raise _ClientError(404, "not_found", f"campaign {cid} not found")
-        chosen = list(dict.fromkeys(ids)) if raw_ids else list(known)
-        self._send_json(200, {"response": report_rows(chosen, date_from, date_to)})
+        path, params = urlsplit(self.path).path, parse_qsl(query, keep_blank_values=True)
+        try:
+            rows = emulator_reports.answer(self.emu.reports, path, params, self.emu.campaign_ids)
+        except emulator_reports.ReportError as exc:
+            raise _ClientError(exc.status, exc.error, exc.description) from None
+        self._send_json(200, rows)
 
     # -- control endpoints ---------------------------------------------------------------------
     def _control(self, name: str, method: str) -> None:
@@ -460,6 +438,8 @@ class _Handler(BaseHTTPRequestHandler):
                 body=_opt(args, "body", str),
                 content_type=_opt(args, "content_type", str) or "application/json",
             )
+        elif name in emulator_reports.CONTROLS:
+            emulator_reports.run_control(emu.reports, name, args)
         elif name == "keys":
             for key_list, action in (
                 (args.get("add", []), emu.add_api_key),
@@ -560,6 +540,8 @@ class TrafficStarsEmulator:
             clock=clock or time.time,
         )
         self.campaign_ids = range(1, campaigns + 1)
+        #: The report switches (late revisions, failing days, ...): see ``emulator_reports.ReportState``.
+        self.reports = emulator_reports.ReportState()
         self._host, self._port = host, port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -651,6 +633,7 @@ class TrafficStarsEmulator:
     # -- control -------------------------------------------------------------------------------
     def reset(self) -> None:
         self.state.reset()
+        self.reports.reset()
 
     def add_api_key(self, key: str) -> None:
         self.state.add_api_key(key)

@@ -16,11 +16,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable
 
 #: Paths under this prefix are control endpoints: not logged, not counted, never faulted.
 CONTROL_PREFIX = "/_emulator/"
@@ -339,30 +338,6 @@ def campaign(campaign_id: int) -> dict[str, Any]:
         "status": "paused" if campaign_id % 3 == 0 else "active",
         "daily_budget": round(50.0 + (_digest("budget", campaign_id) % 45_000) / 100, 2),
     }
-
-
-def report_row(campaign_id: int, day: date) -> dict[str, Any]:
-    """Statistics of one campaign on one day: a pure function of (campaign id, day)."""
-    h = _digest("report", campaign_id, day.isoformat())
-    impressions = 1_000 + h % 99_000
-    clicks = impressions * (10 + (h >> 20) % 290) // 10_000  # CTR 0.1% .. 3%
-    leads = clicks * ((h >> 32) % 8) // 100  # up to 7% of clicks
-    cpm = 0.5 + ((h >> 40) % 451) / 100  # 0.50 .. 5.00 per mille
-    return {
-        "day": day.isoformat(),
-        "campaign_id": campaign_id,
-        "impressions": impressions,
-        "clicks": clicks,
-        "leads": leads,
-        "amount": round(impressions * cpm / 1000, 2),
-    }
-
-
-def report_rows(campaign_ids: Iterable[int], date_from: date, date_to: date) -> list[dict[str, Any]]:
-    """One row per day (ascending) per campaign (in the given order)."""
-    ids = list(campaign_ids)
-    days = (date_from + timedelta(days=i) for i in range((date_to - date_from).days + 1))
-    return [report_row(cid, day) for day in days for cid in ids]
 
 
 def _b64url(data: bytes) -> str:

@@ -82,7 +82,7 @@ def test_an_endpoint_that_always_answers_401_never_loops(
     [
         (403, CAMPAIGNS, None),
         (404, "/v1.1/no-such-resource", None),
-        (404, REPORT, {"date_from": "2026-01-01", "date_to": "2026-01-02", "campaign_id": 999}),
+        (404, REPORT, {"date_from": "2026-01-01", "date_to": "2026-01-02", "campaign_id": [999]}),
         (400, REPORT, {"date_from": "2026-13-01", "date_to": "2026-01-02"}),
     ],
 )

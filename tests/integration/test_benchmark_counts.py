@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from benchmarks import dag_runs
 from tests.airflow_compat import requires_airflow_3
-from tests.conftest import DAGS_FOLDER
+from tests.conftest import DAGS_FOLDER, conn_json
 
 # The benchmark DAGs are written with the Task SDK (airflow.sdk).
 pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]
@@ -26,8 +26,14 @@ def test_fifty_task_runs_in_one_token_lifetime_cost_one_token_request(
 
 
 def test_five_hundred_calls_in_one_task_cost_one_token_request_and_two_variable_reads(
-    airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator
+    airflow_db: Path,
+    clean_variables: None,
+    monkeypatch: pytest.MonkeyPatch,
+    emulator: TrafficStarsEmulator,
+    api_key: str,
 ) -> None:
+    # This emulator has no rate limit and the scenario counts tokens, not time: no client-side limit either.
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, rate_limit=0))
     dag = dag_runs.install("ts_bench_calls", DAGS_FOLDER)
     got = dag_runs.calls(dag, 500, token_requests=lambda: emulator.token_requests)
     assert got["state"] == "success"

@@ -104,15 +104,16 @@ def test_campaign_report_example_maps_over_campaigns_with_one_token(
     assert big_emulator.count("GET", REPORT) == CAMPAIGNS
     ds = run.logical_date.strftime("%Y-%m-%d")
     queries = {r.query for r in big_emulator.request_log() if r.path == REPORT}
-    assert f"date_from={ds}&date_to={ds}&campaign_id=7" in queries
+    assert f"date_from={ds}&date_to={ds}&campaign_id%5B%5D=7" in queries
 
     url = run_xcoms(run)[("write_csv", -1)]
     assert url == f"file://{AIRFLOW_HOME}/trafficstars/reports/campaign_report_{ds}.csv"
     rows = read_csv(url)
     assert len(rows) == CAMPAIGNS
-    assert [int(row["campaign_id"]) for row in rows] == list(range(1, CAMPAIGNS + 1))
+    # by-day answers one row per day without the campaign's id: this example cannot tell its rows apart
+    # (issue 11 replaces it with one by-campaign call per day).
     assert {row["day"] for row in rows} == {ds}
-    assert list(rows[0]) == ["day", "campaign_id", "impressions", "clicks", "leads", "amount"]
+    assert list(rows[0]) == ["day", "impressions", "clicks", "leads", "amount", "ctr", "ecpm", "ecpc", "ecpa"]
     assert {"url": url, "rows": CAMPAIGNS, "day": ds} in report_asset_events()
 
     out, err = capfd.readouterr()

@@ -24,7 +24,6 @@ TOKEN = "/v1/auth/token"
 INFO = "/v1/auth/info"
 LOGOUT = "/v1/auth/logout"
 CAMPAIGNS = "/v1.1/campaigns"
-REPORT = "/v1.1/advertiser/custom/report/by-day"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -48,10 +47,6 @@ def get_token(emu: TrafficStarsEmulator, session: requests.Session, key: str = "
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def report(emu: TrafficStarsEmulator, session: requests.Session, token: str, **params: Any) -> requests.Response:
-    return session.get(emu.url + REPORT, params=params, headers=bearer(token), timeout=5)
 
 
 def assert_invalid_token(response: requests.Response) -> None:
@@ -251,45 +246,6 @@ def test_campaigns_are_deterministic(session: requests.Session) -> None:
     assert [c["id"] for c in campaigns] == [1, 2, 3, 4, 5]
     assert {c["status"] for c in campaigns} == {"active", "paused"}
     assert all(isinstance(c["name"], str) and isinstance(c["daily_budget"], float) for c in campaigns)
-
-
-def test_report_is_deterministic_and_filterable(emu: TrafficStarsEmulator, session: requests.Session) -> None:
-    token = get_token(emu, session)
-    full = report(emu, session, token, date_from="2024-03-01", date_to="2024-03-03")
-    assert full.status_code == 200
-    rows = full.json()["response"]
-    assert len(rows) == 9 and {r["campaign_id"] for r in rows} == {1, 2, 3}
-    assert {r["day"] for r in rows} == {"2024-03-01", "2024-03-02", "2024-03-03"}
-    for row in rows:
-        assert set(row) == {"day", "campaign_id", "impressions", "clicks", "leads", "amount"}
-        assert row["impressions"] >= row["clicks"] >= row["leads"] >= 0 and isinstance(row["amount"], float)
-    assert report(emu, session, token, date_from="2024-03-01", date_to="2024-03-03").json()["response"] == rows
-    by_day = {r["day"]: r for r in rows if r["campaign_id"] == 1}
-    assert by_day["2024-03-01"]["impressions"] != by_day["2024-03-02"]["impressions"]
-
-    one = report(emu, session, token, date_from="2024-03-02", date_to="2024-03-02", campaign_id=2)
-    assert one.json()["response"] == [r for r in rows if r["day"] == "2024-03-02" and r["campaign_id"] == 2]
-    array = report(emu, session, token, date_from="2024-03-01", date_to="2024-03-03", **{"campaign_id[]": [1, 3]})
-    assert array.json()["response"] == [r for r in rows if r["campaign_id"] in (1, 3)]
-
-
-@pytest.mark.parametrize(
-    ("params", "status"),
-    [
-        ({"date_to": "2024-03-01"}, 400),
-        ({"date_from": "2024-03-01"}, 400),
-        ({"date_from": "2024-3-1", "date_to": "2024-03-02"}, 400),
-        ({"date_from": "2024-02-30", "date_to": "2024-03-02"}, 400),
-        ({"date_from": "2024-03-05", "date_to": "2024-03-01"}, 400),
-        ({"date_from": "2024-03-01", "date_to": "2024-03-01", "campaign_id": "x"}, 400),
-        ({"date_from": "2024-03-01", "date_to": "2024-03-01", "campaign_id": 99}, 404),
-    ],
-)
-def test_report_rejects_bad_parameters(
-    emu: TrafficStarsEmulator, session: requests.Session, params: dict[str, Any], status: int
-) -> None:
-    response = report(emu, session, get_token(emu, session), **params)
-    assert response.status_code == status and "error" in response.json()
 
 
 # -- control over HTTP, concurrency, lifecycle --------------------------------------------------------

@@ -189,3 +189,55 @@ def test_wtforms_is_a_runtime_dependency() -> None:
     runtime = [r for r in requires if "extra ==" not in r]
     assert any(re.match(r"wtforms\b", r, re.IGNORECASE) for r in runtime), runtime
     assert importlib.util.find_spec("wtforms") is not None
+
+
+# -- the report extras (issue 11) -------------------------------------------------------------------------
+def test_rate_limit_and_report_timezone_are_form_fields() -> None:
+    fields = connection_type()["conn-fields"]
+    assert fields["rate_limit"]["schema"] == {
+        "type": ["integer", "null"],
+        "default": 100,
+        "minimum": 0,
+        "maximum": 100000,
+    }
+    assert fields["report_timezone"]["schema"] == {"type": ["string", "null"]}
+    assert PLACEHOLDERS["report_timezone"] == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("extra", "rate", "zone"),
+    [({}, 100, "UTC"), ({"rate_limit": "40", "report_timezone": " Europe/Berlin "}, 40, "Europe/Berlin"),
+     ({"rate_limit": 0, "report_timezone": ""}, 0, "UTC")],
+)  # fmt: skip
+def test_connection_config_reads_the_report_extras(extra: dict[str, Any], rate: int, zone: str) -> None:
+    from airflow.models.connection import Connection
+
+    from airflow_provider_trafficstars._compat import is_masked_key
+    from airflow_provider_trafficstars.connection_fields import connection_config
+
+    conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
+    config, _ = connection_config(conn, "ts", is_masked_key=is_masked_key)
+    assert (config.rate_limit, config.report_timezone) == (rate, zone)
+
+
+@pytest.mark.parametrize("extra", [{"rate_limit": -1}, {"rate_limit": "fast"}, {"report_timezone": "Mars/Olympus"}])
+def test_bad_report_extras_are_config_errors_before_any_call(extra: dict[str, Any]) -> None:
+    from airflow.models.connection import Connection
+
+    from airflow_provider_trafficstars._compat import is_masked_key
+    from airflow_provider_trafficstars.connection_fields import connection_config
+    from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+
+    conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
+    with pytest.raises(TrafficStarsConfigError, match=next(iter(extra))):
+        connection_config(conn, "ts", is_masked_key=is_masked_key)
+
+
+def test_the_report_transfer_is_registered_as_a_transfer() -> None:
+    (transfer,) = get_provider_info()["transfers"]
+    assert transfer == {
+        "source-integration-name": "TrafficStars",
+        "target-integration-name": "Common IO",
+        "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
+    }
+    assert importlib.util.find_spec(transfer["python-module"]) is not None

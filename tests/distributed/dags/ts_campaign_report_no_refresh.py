@@ -36,7 +36,7 @@ def campaign_ids(response: Any) -> list[int]:
 
 
 def campaign_query(campaign_id: int) -> dict[str, int]:
-    return {"campaign_id": campaign_id}
+    return {"campaign_id": [campaign_id]}  # arrays go as campaign_id[]=: the API knows no bare campaign_id
 
 
 def report_rows(response: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,427 @@
+"""TrafficStars reports: the catalogue, argument checks, the days a run covers, and the stable schema.
+
+No Airflow imports: the hook, the transfer operator and the tests share these decisions, each made once.
+
+- :data:`REPORTS` maps each report name (``"advertiser/by-campaign"``, ...) to its endpoint, filter and fields.
+- :func:`report_query` checks a report call's arguments before anything is sent.
+- :func:`run_days` decides which days a run covers (see its docstring: the rule the docs describe).
+- :func:`table` turns an answer into rows of a fixed column order, typed, in a fixed row order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
+
+#: Metrics of every report, in their fixed column order, with their types.
+METRICS: dict[str, type] = {
+    "impressions": int,
+    "clicks": int,
+    "leads": int,
+    "amount": float,
+    "ctr": float,
+    "ecpm": float,
+    "ecpc": float,
+    "ecpa": float,
+}
+#: Types of the known non-metric fields; any other field is "unknown" (kept as it comes, appended sorted).
+DIMENSIONS: dict[str, type] = {
+    "day": str,
+    "id": int,
+    "campaign_id": int,
+    "name": str,
+    "status": str,
+    "country": str,
+    "banner_id": int,
+    "spot_id": int,
+}
+FIELD_TYPES: dict[str, type] = {**DIMENSIONS, **METRICS}
+#: The name of the campaign-list snapshot, which the transfer treats like a report.
+CAMPAIGNS = "campaigns"
+CAMPAIGNS_PATH = "/v1.1/campaigns"
+#: Most days one by-day call asks for (a longer range is split; memory stays bounded by one answer).
+MAX_DAYS_PER_CALL = 366
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_FILTER_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report (or the campaign list): where it lives, how it is filtered, and its known fields in order.
+
+    :param name: the name users give, e.g. ``"advertiser/by-campaign"``.
+    :param path: the endpoint.
+    :param filter_param: the one array filter it takes (sent as ``<name>[]``).
+    :param fields: its own known fields in their fixed column order; ``day`` first.
+    :param per_day: True when one call over a range answers one row per day (by-day); every other
+        report aggregates over the range, so it is fetched one day per call.
+    """
+
+    name: str
+    path: str
+    filter_param: str
+    fields: tuple[str, ...]
+    per_day: bool = False
+
+    @property
+    def is_campaigns(self) -> bool:
+        return self.name == CAMPAIGNS
+
+
+def _report(side: str, breakdown: str, *dimensions: str) -> ReportSpec:
+    return ReportSpec(
+        name=f"{side}/by-{breakdown}",
+        path=f"/v1.1/{side}/custom/report/by-{breakdown}",
+        filter_param="campaign_id" if side == "advertiser" else "spot_id",
+        fields=("day", *dimensions, *METRICS),
+        per_day=breakdown == "day",
+    )
+
+
+REPORTS: dict[str, ReportSpec] = {
+    spec.name: spec
+    for spec in (
+        _report("advertiser", "day"),
+        _report("advertiser", "campaign", "campaign_id", "name"),
+        _report("advertiser", "country", "country"),
+        _report("advertiser", "creative", "banner_id"),
+        _report("advertiser", "spot", "spot_id"),
+        _report("publisher", "day"),
+        _report("publisher", "spot", "spot_id"),
+        _report("publisher", "country", "country"),
+    )
+}
+CAMPAIGNS_SPEC = ReportSpec(CAMPAIGNS, CAMPAIGNS_PATH, "status", ("day", "id", "name", "status"))
+
+
+def report_spec(name: Any, *, allow_campaigns: bool = False) -> ReportSpec:
+    """Return the spec of a report name.
+
+    :param allow_campaigns: also accept ``"campaigns"`` (the transfer's campaign-list snapshot).
+    :raises TrafficStarsConfigError: for an unknown name, listing the known ones.
+    """
+    if isinstance(name, str) and name.strip() in REPORTS:
+        return REPORTS[name.strip()]
+    if allow_campaigns and name == CAMPAIGNS:
+        return CAMPAIGNS_SPEC
+    known = [*REPORTS, *([CAMPAIGNS] if allow_campaigns else [])]
+    raise TrafficStarsConfigError(f"Unknown TrafficStars report {name!r}; use one of: {', '.join(known)}.")
+
+
+# -- arguments ------------------------------------------------------------------------------------------
+def parse_day(value: Any, what: str = "date") -> date:
+    """Return a calendar day from a ``date`` or a ``YYYY-MM-DD`` string.
+
+    A ``datetime`` is refused: which day it means depends on a time zone the caller has not named.
+
+    :raises TrafficStarsConfigError: naming ``what`` and the expected form.
+    """
+    if isinstance(value, datetime):
+        raise TrafficStarsConfigError(
+            f"{what} must be a day (YYYY-MM-DD or a date), not a datetime: pass .date() of it in the time "
+            "zone you mean, or a string."
+        )
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DAY.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    shown = repr(value) if isinstance(value, (str, int, float)) or value is None else type(value).__name__
+    raise TrafficStarsConfigError(f"{what} must be a day written YYYY-MM-DD (e.g. 2026-01-31), got {shown}.")
+
+
+def day_range(date_from: Any, date_to: Any) -> tuple[date, date]:
+    """Return ``(first, last)`` of an inclusive range of days.
+
+    :raises TrafficStarsConfigError: for a malformed day or a reversed range.
+    """
+    first, last = parse_day(date_from, "date_from"), parse_day(date_to, "date_to")
+    if first > last:
+        raise TrafficStarsConfigError(
+            f"date_from ({first.isoformat()}) is after date_to ({last.isoformat()}): swap them."
+        )
+    return first, last
+
+
+def filter_values(spec: ReportSpec, filters: Mapping[str, Any] | None) -> dict[str, list[str | int]]:
+    """Return the checked filters of a call, each a list (the API takes them as arrays, ``name[]=``).
+
+    ``{"campaign_id": 7}`` and ``{"campaign_id[]": [7]}`` both mean ``campaign_id[]=7``.
+
+    :raises TrafficStarsConfigError: for a filter the report does not take, or a value that is not an id.
+    """
+    if filters is None:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise TrafficStarsConfigError(
+            f"filters must be a mapping such as {{{spec.filter_param!r}: [1, 2]}}, got {type(filters).__name__}."
+        )
+    out: dict[str, list[str | int]] = {}
+    for raw_name, raw in filters.items():
+        name = str(raw_name).removesuffix("[]")
+        if name != spec.filter_param:
+            raise TrafficStarsConfigError(
+                f"Report {spec.name!r} takes the filter {spec.filter_param!r} only, not {raw_name!r}."
+            )
+        values = list(raw) if isinstance(raw, (list, tuple, set, frozenset)) else [raw]
+        if not values:  # an empty list would silently mean "no filter": everything
+            raise TrafficStarsConfigError(
+                f"Filter {name!r} of report {spec.name!r} is empty; leave it out to get every one."
+            )
+        bad = [v for v in values if not _filter_value_ok(spec, v)]
+        if bad:
+            raise TrafficStarsConfigError(
+                f"Filter {name!r} of report {spec.name!r} must hold "
+                f"{'status names' if spec.is_campaigns else 'whole-number ids'}, got {bad[0]!r}."
+            )
+        # Sorted and de-duplicated: the same filters always make the same query.
+        out[name] = sorted({str(v) for v in values}) if spec.is_campaigns else sorted({int(v) for v in values})
+    return out
+
+
+def _filter_value_ok(spec: ReportSpec, value: Any) -> bool:
+    if spec.is_campaigns:
+        return isinstance(value, str) and _FILTER_NAME.fullmatch(value) is not None
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.isascii() and value.isdigit())
+
+
+def report_query(
+    spec: ReportSpec, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the query of a report call (list values are sent as ``name[]=``), checked before any call.
+
+    :raises TrafficStarsConfigError: for a malformed or reversed range, or a bad filter.
+    """
+    first, last = day_range(date_from, date_to)
+    return {"date_from": first.isoformat(), "date_to": last.isoformat(), **filter_values(spec, filters)}
+
+
+# -- which days a run covers ------------------------------------------------------------------------------
+def report_timezone(name: Any, conn_id: str = "?") -> tzinfo:
+    """Return the zone of a connection's ``report_timezone`` extra (empty: UTC).
+
+    :raises TrafficStarsConfigError: for a name that is not an IANA time zone such as ``Europe/Berlin``.
+    """
+    if name is None or (isinstance(name, str) and not name.strip()):
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(str(name).strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TrafficStarsConfigError(
+            f"Connection {conn_id!r}: extra 'report_timezone' {name!r} is not a time zone; use an IANA name "
+            "such as UTC or Europe/Berlin (the zone in which the account's report days start)."
+        ) from None
+
+
+def _midnight(day: date, tz: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def default_days(
+    *,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_start: datetime,
+    tz: tzinfo,
+) -> list[date]:
+    """Return the days a run covers by default: THE rule, documented in the README.
+
+    1. The complete calendar days (in ``tz``) inside the data interval ``[start, end)``.
+    2. None complete (Airflow 3's zero-length ``@daily`` interval, an hourly interval): the day before the
+       interval's start.
+    3. No interval at all (a manual run without a logical date): the day before ``run_start``.
+
+    Every day returned has ended when the run starts, so an object is never written for a day in progress.
+    """
+    if interval_start is None or interval_end is None:
+        return [run_start.astimezone(tz).date() - timedelta(days=1)]
+    start, end = interval_start.astimezone(tz), interval_end.astimezone(tz)
+    first = start.date() if _midnight(start.date(), tz) == start else start.date() + timedelta(days=1)
+    last = end.date() - timedelta(days=1)  # the day that ends at end's local midnight, at or before end
+    if first <= last:
+        return _days(first, last)
+    return [start.date() - timedelta(days=1)]
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def check_lookback(lookback_days: Any) -> int:
+    """Return ``lookback_days`` if it is a whole number >= 0.
+
+    :raises TrafficStarsConfigError: otherwise.
+    """
+    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
+        raise TrafficStarsConfigError(f"lookback_days must be a whole number >= 0, got {lookback_days!r}.")
+    return lookback_days
+
+
+def run_days(
+    *,
+    interval_start: datetime | None,
+    interval_end: datetime | None,
+    run_start: datetime,
+    tz: tzinfo,
+    date_from: Any = None,
+    date_to: Any = None,
+    lookback_days: int = 0,
+) -> list[date]:
+    """Return the days a run exports, ascending: :func:`default_days`, overridden and extended.
+
+    :param date_from: first day (``YYYY-MM-DD`` or a date); None or empty: the first default day.
+    :param date_to: last day; None or empty: the last default day.
+    :param lookback_days: that many days before the first day are exported again (late conversions).
+    :raises TrafficStarsConfigError: for a malformed day, a reversed range or a negative lookback.
+    """
+    check_lookback(lookback_days)
+    defaults: list[date] = []
+    if not (_given(date_from) and _given(date_to)):
+        defaults = default_days(interval_start=interval_start, interval_end=interval_end, run_start=run_start, tz=tz)
+    first, last = day_range(
+        date_from if _given(date_from) else defaults[0],
+        date_to if _given(date_to) else defaults[-1],
+    )
+    return _days(first - timedelta(days=lookback_days), last)
+
+
+def chunks(days: Sequence[date], size: int = MAX_DAYS_PER_CALL) -> list[tuple[date, date]]:
+    """Return ``(first, last)`` ranges of at most ``size`` consecutive days covering ``days`` (ascending)."""
+    out: list[tuple[date, date]] = []
+    for day in days:
+        if out and (day - out[-1][0]).days < size and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+# -- the stable schema --------------------------------------------------------------------------------------
+def answer_rows(spec: ReportSpec, payload: Any) -> list[dict[str, Any]]:
+    """Return the rows of an (unwrapped) answer, checking it is a list of objects.
+
+    :raises TrafficStarsDataError: when it is not.
+    """
+    if payload is None:
+        return []
+    if not isinstance(payload, list) or not all(isinstance(row, dict) for row in payload):
+        raise TrafficStarsDataError(
+            f"TrafficStars answered {spec.name!r} with {type(payload).__name__}, not a list of row objects.",
+            report=spec.name,
+        )
+    return payload
+
+
+def columns(spec: ReportSpec, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Return the columns of one object: the report's known fields, then unknown fields sorted."""
+    known = set(spec.fields)
+    unknown = {str(key) for row in rows for key in row if key not in known}
+    return [*spec.fields, *sorted(unknown)]
+
+
+def _typed(spec: ReportSpec, name: str, value: Any, day: date) -> Any:
+    kind = FIELD_TYPES.get(name) if name in spec.fields else None
+    if value is None or kind is None:
+        return value
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if kind is int:
+            number = float(value) if isinstance(value, str) else value
+            if not isinstance(number, (int, float)) or number != int(number):
+                raise ValueError
+            return int(number)
+        if kind is float:
+            if not isinstance(value, (int, float, str)):
+                raise ValueError
+            result = float(value)
+            if result != result or result in (float("inf"), float("-inf")):
+                raise ValueError
+            return result
+        if isinstance(value, (dict, list)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError, OverflowError):
+        raise TrafficStarsDataError(
+            f"Report {spec.name!r}, day {day.isoformat()}: field {name!r} should be "
+            f"{'a whole number' if kind is int else 'a number' if kind is float else 'text'}, "
+            f"got {type(value).__name__}.",
+            report=spec.name,
+            field=name,
+        ) from None
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, value)
+    if isinstance(value, str):
+        return (2, value)
+    return (3, json.dumps(value, sort_keys=True, default=str))
+
+
+def table(spec: ReportSpec, day: date, rows: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Return ``(columns, rows)`` of the object of one day: fixed column order, typed values, sorted rows.
+
+    Every row gets ``day`` (a row that carries another day is an error: it belongs to another object).
+    Rows are sorted by all their values in column order, so the same data always gives the same bytes.
+
+    :raises TrafficStarsDataError: for a value of the wrong type or a row of another day.
+    """
+    rows = list(rows)
+    cols = columns(spec, rows)
+    out: list[list[Any]] = []
+    text = day.isoformat()
+    for row in rows:
+        own = row.get("day")
+        if own is not None and str(own)[:10] != text:
+            raise TrafficStarsDataError(
+                f"Report {spec.name!r}: a row of day {str(own)[:10]!r} was filed under {text}.",
+                report=spec.name,
+                field="day",
+            )
+        out.append([text if name == "day" else _typed(spec, name, row.get(name), day) for name in cols])
+    out.sort(key=lambda values: [_sort_key(v) for v in values])
+    return cols, out
+
+
+def split_by_day(
+    spec: ReportSpec, rows: Iterable[Mapping[str, Any]], first: date, last: date
+) -> dict[date, list[Mapping[str, Any]]]:
+    """Return the rows of a per-day answer grouped by their ``day`` (every day of the range, maybe empty).
+
+    :raises TrafficStarsDataError: for a row without a day, or a day outside ``first..last``.
+    """
+    grouped: dict[date, list[Mapping[str, Any]]] = {day: [] for day in _days(first, last)}
+    for row in rows:
+        raw = row.get("day")
+        try:
+            day = date.fromisoformat(str(raw)[:10])
+        except ValueError:
+            day = None
+        if day is None or day not in grouped:
+            raise TrafficStarsDataError(
+                f"Report {spec.name!r} for {first.isoformat()}..{last.isoformat()} answered a row whose day is "
+                f"{'missing' if raw is None else 'outside the range'}.",
+                report=spec.name,
+                field="day",
+            )
+        grouped[day].append(row)
+    return grouped

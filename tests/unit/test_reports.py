@@ -1,0 +1,353 @@
+"""The report catalogue, argument checks, the days a run covers and the stable schema (pure logic)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pendulum
+import pytest
+
+from airflow_provider_trafficstars import reports
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
+
+UTC = ZoneInfo("UTC")
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+D = date.fromisoformat
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+
+
+def days(*texts: str) -> list[date]:
+    return [D(t) for t in texts]
+
+
+# -- catalogue ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "path", "filter_param", "dimensions"),
+    [
+        ("advertiser/by-day", "/v1.1/advertiser/custom/report/by-day", "campaign_id", ()),
+        (
+            "advertiser/by-campaign",
+            "/v1.1/advertiser/custom/report/by-campaign",
+            "campaign_id",
+            ("campaign_id", "name"),
+        ),
+        ("advertiser/by-country", "/v1.1/advertiser/custom/report/by-country", "campaign_id", ("country",)),
+        ("advertiser/by-creative", "/v1.1/advertiser/custom/report/by-creative", "campaign_id", ("banner_id",)),
+        ("advertiser/by-spot", "/v1.1/advertiser/custom/report/by-spot", "campaign_id", ("spot_id",)),
+        ("publisher/by-day", "/v1.1/publisher/custom/report/by-day", "spot_id", ()),
+        ("publisher/by-spot", "/v1.1/publisher/custom/report/by-spot", "spot_id", ("spot_id",)),
+        ("publisher/by-country", "/v1.1/publisher/custom/report/by-country", "spot_id", ("country",)),
+    ],
+)
+def test_catalogue(name: str, path: str, filter_param: str, dimensions: tuple[str, ...]) -> None:
+    spec = reports.report_spec(name)
+    assert (spec.name, spec.path, spec.filter_param) == (name, path, filter_param)
+    metrics = ("impressions", "clicks", "leads", "amount", "ctr", "ecpm", "ecpc", "ecpa")
+    assert spec.fields == ("day", *dimensions, *metrics)
+    assert spec.per_day is name.endswith("/by-day")
+
+
+def test_catalogue_has_exactly_the_documented_reports() -> None:
+    assert len(reports.REPORTS) == 8
+
+
+@pytest.mark.parametrize("name", ["advertiser/by-hour", "by-day", "", None, 3, "campaigns", "advertiser/by-day/"])
+def test_unknown_report_is_a_config_error(name: Any) -> None:
+    with pytest.raises(TrafficStarsConfigError, match="Unknown TrafficStars report"):
+        reports.report_spec(name)
+
+
+def test_campaigns_only_where_allowed() -> None:
+    spec = reports.report_spec("campaigns", allow_campaigns=True)
+    assert (spec.path, spec.filter_param, spec.fields) == ("/v1.1/campaigns", "status", ("day", "id", "name", "status"))
+    assert spec.is_campaigns and not reports.report_spec("advertiser/by-day").is_campaigns
+
+
+# -- arguments ------------------------------------------------------------------------------------------
+def test_days_parse_from_strings_and_dates() -> None:
+    assert reports.parse_day("2026-02-28") == D("2026-02-28")
+    assert reports.parse_day(" 2026-02-28 ") == D("2026-02-28")
+    assert reports.parse_day(D("2026-02-28")) == D("2026-02-28")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-02-30", "2026-2-28", "26-02-28", "2026/02/28", "20260228", "", "None", None, 20260228, ["2026-02-28"]],
+)
+def test_malformed_days_are_config_errors(value: Any) -> None:
+    with pytest.raises(TrafficStarsConfigError, match="YYYY-MM-DD"):
+        reports.parse_day(value, "date_from")
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 2, 28, 12), pendulum.datetime(2026, 2, 28)])
+def test_a_datetime_is_refused_because_its_day_depends_on_a_zone(value: datetime) -> None:
+    with pytest.raises(TrafficStarsConfigError, match="not a datetime"):
+        reports.parse_day(value)
+
+
+def test_reversed_range_is_a_config_error() -> None:
+    assert reports.day_range("2026-01-01", "2026-01-01") == (D("2026-01-01"), D("2026-01-01"))
+    with pytest.raises(TrafficStarsConfigError, match="after date_to"):
+        reports.day_range("2026-01-02", "2026-01-01")
+
+
+def test_report_query_with_filters_as_sorted_arrays() -> None:
+    spec = reports.report_spec("advertiser/by-campaign")
+    assert reports.report_query(spec, "2026-01-01", D("2026-01-03"), {"campaign_id": [3, "1", 3]}) == {
+        "date_from": "2026-01-01",
+        "date_to": "2026-01-03",
+        "campaign_id": [1, 3],
+    }
+    assert reports.report_query(spec, "2026-01-01", "2026-01-01", {"campaign_id[]": 7})["campaign_id"] == [7]
+    assert reports.report_query(spec, "2026-01-01", "2026-01-01") == {
+        "date_from": "2026-01-01",
+        "date_to": "2026-01-01",
+    }
+    publisher = reports.report_spec("publisher/by-spot")
+    assert reports.report_query(publisher, "2026-01-01", "2026-01-01", {"spot_id": (9, 8)})["spot_id"] == [8, 9]
+
+
+@pytest.mark.parametrize(
+    ("report", "filters", "match"),
+    [
+        ("advertiser/by-day", {"spot_id": [1]}, "takes the filter 'campaign_id' only"),
+        ("publisher/by-day", {"campaign_id": [1]}, "takes the filter 'spot_id' only"),
+        ("advertiser/by-day", {"campaign_id": []}, "is empty"),
+        ("advertiser/by-day", {"campaign_id": [True]}, "whole-number ids"),
+        ("advertiser/by-day", {"campaign_id": ["1,2"]}, "whole-number ids"),
+        ("advertiser/by-day", {"campaign_id": "[1, 2]"}, "whole-number ids"),
+        ("advertiser/by-day", {"campaign_id": [1.5]}, "whole-number ids"),
+        ("advertiser/by-day", [1, 2], "must be a mapping"),
+        ("campaigns", {"status": ["enabled", 3]}, "status names"),
+        ("campaigns", {"status": ["en abled"]}, "status names"),
+    ],
+)
+def test_bad_filters_are_config_errors(report: str, filters: Any, match: str) -> None:
+    spec = reports.report_spec(report, allow_campaigns=True)
+    with pytest.raises(TrafficStarsConfigError, match=match):
+        reports.filter_values(spec, filters)
+
+
+def test_campaign_status_filter() -> None:
+    spec = reports.report_spec("campaigns", allow_campaigns=True)
+    assert reports.filter_values(spec, {"status": "enabled"}) == {"status": ["enabled"]}
+    assert reports.filter_values(spec, {"status[]": ["paused", "enabled"]}) == {"status": ["enabled", "paused"]}
+
+
+def test_report_timezone() -> None:
+    assert reports.report_timezone(None) == UTC == reports.report_timezone("  ")
+    assert reports.report_timezone("Europe/Berlin") == BERLIN
+    for bad in ("Mars/Olympus", "../etc/passwd", "CEST+2"):
+        with pytest.raises(TrafficStarsConfigError, match="report_timezone"):
+            reports.report_timezone(bad, "ts")
+
+
+# -- which days a run covers ----------------------------------------------------------------------------------
+def run_days(start: str | None, end: str | None, *, run_start: str = "2026-03-10T09:30:00", **kw: Any) -> list[date]:
+    kw.setdefault("tz", UTC)
+    return reports.run_days(
+        interval_start=utc(start) if start else None,
+        interval_end=utc(end) if end else None,
+        run_start=utc(run_start),
+        **kw,
+    )
+
+
+def test_airflow_3_zero_length_daily_interval_means_yesterday() -> None:
+    """A scheduled @daily run on Airflow 3: start = end = today 00:00 UTC; today has just begun."""
+    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
+
+
+def test_a_daily_interval_of_one_complete_day() -> None:
+    assert run_days("2026-03-09T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
+
+
+@pytest.mark.parametrize(("start", "end"), [("05:00", "06:00"), ("00:00", "01:00"), ("23:00", "23:59")])
+def test_an_hourly_interval_holds_no_complete_day_so_the_day_before_its_start(start: str, end: str) -> None:
+    assert run_days(f"2026-03-10T{start}:00", f"2026-03-10T{end}:00") == days("2026-03-09")
+
+
+def test_an_hourly_interval_ending_at_midnight_completes_its_day() -> None:
+    assert run_days("2026-03-09T23:00:00", "2026-03-10T00:00:00") == days("2026-03-08")
+    assert run_days("2026-03-09T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
+
+
+def test_a_weekly_interval_and_an_unaligned_one() -> None:
+    week = run_days("2026-03-02T00:00:00", "2026-03-09T00:00:00")
+    assert week == [D("2026-03-02") + timedelta(days=i) for i in range(7)]
+    assert run_days("2026-03-09T12:00:00", "2026-03-12T12:00:00") == days("2026-03-10", "2026-03-11")
+
+
+def test_manual_run_without_logical_date_means_the_day_before_the_run_started() -> None:
+    assert run_days(None, None, run_start="2026-03-10T15:00:00") == days("2026-03-09")
+    assert run_days(None, None, run_start="2026-03-10T00:00:00") == days("2026-03-09")
+
+
+def test_dst_spring_forward_day_in_berlin_is_23_hours() -> None:
+    """2026-03-29 in Berlin runs from 03-28 23:00 UTC to 03-29 22:00 UTC."""
+    assert run_days("2026-03-28T23:00:00", "2026-03-29T22:00:00", tz=BERLIN) == days("2026-03-29")
+    # The UTC day 03-29 holds no complete Berlin day: the day before its start (01:00 Berlin, 03-29).
+    assert run_days("2026-03-29T00:00:00", "2026-03-30T00:00:00", tz=BERLIN) == days("2026-03-28")
+
+
+def test_dst_fall_back_day_in_berlin_is_25_hours() -> None:
+    assert run_days("2026-10-24T22:00:00", "2026-10-25T23:00:00", tz=BERLIN) == days("2026-10-25")
+    assert run_days("2026-10-24T22:00:00", "2026-10-25T22:00:00", tz=BERLIN) == days("2026-10-24")
+
+
+def test_zero_length_interval_in_a_zone_west_of_utc() -> None:
+    """00:00 UTC is still the evening before in New York: that day is not over, so the day before it."""
+    assert run_days("2026-07-10T00:00:00", "2026-07-10T00:00:00", tz=NEW_YORK) == days("2026-07-08")
+    assert run_days("2026-07-10T04:00:00", "2026-07-10T04:00:00", tz=NEW_YORK) == days("2026-07-09")
+    assert run_days(None, None, run_start="2026-07-10T03:59:00", tz=NEW_YORK) == days("2026-07-08")
+
+
+def test_every_default_day_has_ended_when_the_run_starts() -> None:
+    """Property over many intervals and zones: never a day in progress."""
+    base = utc("2026-03-27T00:00:00")
+    for tz in (UTC, BERLIN, NEW_YORK, ZoneInfo("Asia/Kolkata")):
+        for start_h in range(0, 96, 5):
+            for length_h in (0, 1, 24, 49):
+                start = base + timedelta(hours=start_h)
+                end = start + timedelta(hours=length_h)
+                got = reports.default_days(interval_start=start, interval_end=end, run_start=end, tz=tz)
+                assert got, (tz, start, end)
+                last_end = datetime.combine(got[-1] + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+                assert last_end <= end, (tz, start, end, got)
+
+
+def test_date_from_and_date_to_override_the_interval() -> None:
+    kw = {"date_from": "2026-01-01", "date_to": D("2026-01-03")}
+    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", **kw) == days(
+        "2026-01-01", "2026-01-02", "2026-01-03"
+    )
+    assert run_days(None, None, **kw) == days("2026-01-01", "2026-01-02", "2026-01-03")
+
+
+def test_one_bound_given_the_other_from_the_default_days() -> None:
+    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", date_from="2026-03-07") == days(
+        "2026-03-07", "2026-03-08", "2026-03-09"
+    )
+    assert run_days("2026-03-02T00:00:00", "2026-03-09T00:00:00", date_to="2026-03-03") == days(
+        "2026-03-02", "2026-03-03"
+    )
+    # Empty strings (an unset templated param) count as not given.
+    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", date_from="", date_to=" ") == days("2026-03-09")
+
+
+def test_lookback_days_extend_before_the_first_day() -> None:
+    got = run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", lookback_days=2)
+    assert got == days("2026-03-07", "2026-03-08", "2026-03-09")
+    got = run_days(None, None, date_from="2026-03-01", date_to="2026-03-01", lookback_days=1)
+    assert got == days("2026-02-28", "2026-03-01")
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"date_from": "2026-03-11"}, "after date_to"),
+        ({"date_from": "2026-03-05", "date_to": "2026-03-01"}, "after date_to"),
+        ({"date_to": "03/01/2026"}, "YYYY-MM-DD"),
+        ({"lookback_days": -1}, "lookback_days"),
+        ({"lookback_days": True}, "lookback_days"),
+        ({"lookback_days": "2"}, "lookback_days"),
+    ],
+)
+def test_bad_run_arguments_are_config_errors(kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(TrafficStarsConfigError, match=match):
+        run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", **kw)
+
+
+def test_chunks_of_consecutive_days() -> None:
+    year = [D("2025-01-01") + timedelta(days=i) for i in range(400)]
+    assert reports.chunks(year) == [(D("2025-01-01"), D("2026-01-01")), (D("2026-01-02"), D("2026-02-04"))]
+    assert (reports.chunks(year)[0][1] - reports.chunks(year)[0][0]).days + 1 == reports.MAX_DAYS_PER_CALL
+    assert reports.chunks(days("2026-01-01", "2026-01-02", "2026-01-05"), size=5) == [
+        (D("2026-01-01"), D("2026-01-02")),
+        (D("2026-01-05"), D("2026-01-05")),
+    ]
+    assert reports.chunks([]) == []
+
+
+# -- the stable schema --------------------------------------------------------------------------------------
+BY_CAMPAIGN = reports.report_spec("advertiser/by-campaign")
+DAY = D("2026-03-09")
+
+
+def test_columns_known_in_order_then_unknown_sorted() -> None:
+    rows = [{"zeta": 1, "clicks": 2, "campaign_id": 1}, {"alpha": "x", "name": "a"}]
+    assert reports.columns(BY_CAMPAIGN, rows) == [*BY_CAMPAIGN.fields, "alpha", "zeta"]
+    assert reports.columns(BY_CAMPAIGN, []) == list(BY_CAMPAIGN.fields)
+
+
+def test_table_adds_day_types_metrics_and_sorts_rows() -> None:
+    rows = [
+        {"campaign_id": "10", "name": "b", "impressions": "1000", "clicks": 3.0, "amount": "1.5", "ctr": 0, "x": [1]},
+        {"campaign_id": 9, "name": "a", "impressions": 5, "clicks": None, "amount": 2, "ecpa": None},
+    ]
+    cols, out = reports.table(BY_CAMPAIGN, DAY, rows)
+    assert cols == [*BY_CAMPAIGN.fields, "x"]
+    as_dicts = [dict(zip(cols, values, strict=True)) for values in out]
+    assert [r["campaign_id"] for r in as_dicts] == [9, 10]  # numeric order, not text order
+    first, second = as_dicts
+    assert first["day"] == second["day"] == "2026-03-09"
+    assert (first["impressions"], first["clicks"], first["amount"], first["ecpa"], first["x"]) == (
+        5,
+        None,
+        2.0,
+        None,
+        None,
+    )
+    assert type(first["amount"]) is float
+    assert (second["impressions"], second["clicks"], second["amount"], second["ctr"]) == (1000, 3, 1.5, 0.0)
+    assert type(second["clicks"]) is int and second["x"] == [1]  # unknown fields kept as they come
+
+
+def test_table_is_independent_of_the_answer_order() -> None:
+    rows = [{"campaign_id": i, "name": f"n{i % 3}", "clicks": i % 2} for i in range(20)]
+    assert reports.table(BY_CAMPAIGN, DAY, rows) == reports.table(BY_CAMPAIGN, DAY, list(reversed(rows)))
+
+
+@pytest.mark.parametrize(
+    ("row", "field"),
+    [
+        ({"clicks": "many"}, "clicks"),
+        ({"clicks": 1.5}, "clicks"),
+        ({"clicks": True}, "clicks"),
+        ({"amount": "NaN"}, "amount"),
+        ({"amount": {"v": 1}}, "amount"),
+        ({"campaign_id": "x"}, "campaign_id"),
+        ({"name": {"first": "a"}}, "name"),
+        ({"day": "2026-03-08"}, "day"),
+    ],
+)
+def test_table_rejects_values_of_the_wrong_type(row: dict[str, Any], field: str) -> None:
+    with pytest.raises(TrafficStarsDataError) as info:
+        reports.table(BY_CAMPAIGN, DAY, [row])
+    assert (info.value.report, info.value.field) == ("advertiser/by-campaign", field)
+
+
+def test_split_by_day_keeps_empty_days() -> None:
+    spec = reports.report_spec("advertiser/by-day")
+    rows = [{"day": "2026-03-03", "clicks": 1}, {"day": "2026-03-01", "clicks": 2}]
+    grouped = reports.split_by_day(spec, rows, D("2026-03-01"), D("2026-03-03"))
+    assert list(grouped) == days("2026-03-01", "2026-03-02", "2026-03-03")
+    assert [len(v) for v in grouped.values()] == [1, 0, 1]
+    for bad in ({"clicks": 1}, {"day": "2026-03-04"}, {"day": "yesterday"}):
+        with pytest.raises(TrafficStarsDataError):
+            reports.split_by_day(spec, [bad], D("2026-03-01"), D("2026-03-03"))
+
+
+def test_answer_rows_accepts_a_list_of_objects_only() -> None:
+    spec = reports.report_spec("advertiser/by-day")
+    assert reports.answer_rows(spec, [{"a": 1}]) == [{"a": 1}]
+    assert reports.answer_rows(spec, None) == []
+    for bad in ({"rows": []}, [1, 2], "text", [{"a": 1}, None]):
+        with pytest.raises(TrafficStarsDataError):
+            reports.answer_rows(spec, bad)
