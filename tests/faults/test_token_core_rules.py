@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -186,3 +187,25 @@ def test_logout_leaves_a_token_stored_after_it_alone(
     stored = json.loads(variable(TOKEN_VAR) or "{}")["access_token"]
     assert stored == emulator.issued_tokens[-1]
     assert emulator.state.valid_token(stored) is not None  # the Variable holds a token only if it is alive
+
+
+@pytest.mark.parametrize("path", [TOKEN_PATH, CAMPAIGNS])
+def test_timeout_bounds_the_whole_attempt_against_a_trickling_server(
+    airflow_db: Path,
+    clean_variables: None,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    path: str,
+) -> None:
+    hook = make_hook(timeout=2, max_retries=0, single_flight=False)
+    if path == CAMPAIGNS:
+        hook.get_access_token()  # the token answer comes at full speed; only the API call trickles
+    emulator.trickle(0.5, path=path)  # each body is hundreds of bytes: minutes if each read had 2 s
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("GET", CAMPAIGNS)
+    elapsed = time.monotonic() - started
+    assert (info.value.kind, info.value.attempts) == ("timeout", 1)
+    # 2 s of timeout plus at most one byte's pause already under way; a margin of seconds for a loaded box.
+    assert 2 <= elapsed < 10
+    emulator.trickle(0)
