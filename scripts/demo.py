@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
 HOME = DEMO / "airflow-home"
@@ -23,20 +25,13 @@ REPORT_DATE = "2026-11-26"
 CONN_ID = "trafficstars_default"
 
 
-def prepare_home() -> dict[str, str]:
+def prepare_home() -> AirflowHome:
+    """Recreate .demo/ with an Airflow home (SQLite) holding the example DAGs."""
     shutil.rmtree(DEMO, ignore_errors=True)
-    (HOME / "dags").mkdir(parents=True)
+    home = AirflowHome.at(HOME)
     for dag_id in DAGS:
-        shutil.copy(REPO / "example_dags" / f"{dag_id}.py", HOME / "dags")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
-    env.update(
-        AIRFLOW_HOME=str(HOME),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(HOME / "dags"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{HOME}/airflow.db",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-    )
-    return env
+        shutil.copy(REPO / "example_dags" / f"{dag_id}.py", home.dags_folder)
+    return home
 
 
 def airflow(env: dict[str, str], *args: str, log: Path) -> None:
@@ -111,7 +106,7 @@ def demo_campaign_guard(env: dict[str, str], emulator: Any) -> None:
 
 
 def main() -> int:
-    env = prepare_home()
+    home = prepare_home()
     real_key = os.environ.get("TRAFFICSTARS_API_KEY")
     emulator = None
     if real_key:
@@ -125,8 +120,10 @@ def main() -> int:
         emulator = TrafficStarsEmulator(api_keys=[key], campaigns=24).start()
         host = emulator.url
         print(f"Running against the bundled emulator at {host} (24 campaigns)")
-    env["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = json.dumps({"conn_type": "trafficstars", "host": host, "password": key})
-    os.environ.update(env)
+    conn = json.dumps({"conn_type": "trafficstars", "host": host, "password": key})
+    # This process reads the results from the metadata DB too: it uses the home as the airflow commands do.
+    home.activate(AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING", AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn)
+    env = dict(os.environ)
 
     print(f"Airflow home: {HOME.relative_to(REPO)} (SQLite)")
     airflow(env, "db", "migrate", log=DEMO / "db-migrate.log")
@@ -171,8 +168,11 @@ def main() -> int:
     reports = sorted((HOME / "trafficstars").rglob("*.csv")) if (HOME / "trafficstars").exists() else []
     for csv in reports:
         print(f"- report CSV: {csv.relative_to(REPO)} ({len(csv.read_text().splitlines()) - 1} rows)")
-    token_var = f"trafficstars_access_token_{CONN_ID}"
     from airflow.models import Variable
+
+    from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
+
+    token_var = default_token_variable(CONN_ID)
 
     print(f"- Variable {token_var}: {'present' if Variable.get(token_var, default_var=None) else 'absent'}")
     print("Demo finished: all DAG runs succeeded.")

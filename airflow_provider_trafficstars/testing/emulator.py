@@ -7,11 +7,12 @@ Use it in tests::
 
 or from a shell::
 
-    python -m airflow_provider_trafficstars.testing.emulator --port 8080 --api-key demo-key
+    python -m airflow_provider_trafficstars.testing.emulator --api-key demo-key   # port 18765
 
 It is strict where the documented API is strict (form-encoded token requests, bearer tokens that
 expire or get revoked, no JSON content type on GET) and offers fault injection (errors, dropped
-connections, answers cut off mid-body, latency, odd token answers, rate limiting). Paths under
+connections, answers cut off mid-body, redirects, latency, bodies trickled one byte at a time, odd
+token answers, rate limiting). Paths under
 ``/_emulator/`` control it over HTTP for other processes; they are never logged, counted, faulted or
 authenticated.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import math
 import signal
@@ -69,12 +71,17 @@ ROUTES: dict[str, dict[str, str]] = {
 CONTROL_ROUTES: dict[str, str] = {
     "stats": "GET", "reset": "POST", "revoke": "POST", "advance": "POST", "fail": "POST",
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
-    "truncate": "POST", "token_response": "POST", "rate_limit": "POST",
+    "truncate": "POST", "token_response": "POST", "rate_limit": "POST", "redirect": "POST", "trickle": "POST",
     "campaigns": "GET", "set_campaigns": "POST",
     **dict.fromkeys(emulator_reports.CONTROLS, "POST"),
 }  # fmt: skip
+#: The command line's default port: not 8080 (Airflow's API server), 8793/8794 (its log servers), 5555
+#: (Flower) or 18080 (Spark's history server), and below Linux's ephemeral range (32768-60999).
+DEFAULT_PORT = 18765
 MAX_BODY = 10 * 1024 * 1024
 _FORM = "application/x-www-form-urlencoded"
+#: Where redirect_next() sends the client unless told otherwise: another host than the emulator.
+REDIRECT_LOCATION = "http://other.example/x"
 
 
 class _ClientError(Exception):
@@ -93,6 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
     _body = b""
     _token = ""
     _responded = False
+    _pause = 0.0  # seconds between body bytes (the trickle switch); 0: the body in one write
 
     def log_message(self, format: str, *args: Any) -> None:  # silence the stderr access log
         return
@@ -159,7 +167,18 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if body and self.command != "HEAD":
+            self._write_body(body)
+
+    def _write_body(self, body: bytes) -> None:
+        """Write ``body`` at once, or one byte at a time with the trickle pause between bytes."""
+        if self._pause <= 0:
             self.wfile.write(body)
+            return
+        for index in range(len(body)):
+            if index and self.emu._stopping.wait(self._pause):
+                self.close_connection = True  # the emulator stops: give up the rest of the body
+                return
+            self.wfile.write(body[index : index + 1])
 
     def _send_truncated(self, fault: FaultRule) -> None:
         """Announce a whole body in Content-Length, send only half of it and close the connection."""
@@ -221,6 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
         path, method, state = split.path, self.command, self.emu.state
         control = path.startswith(CONTROL_PREFIX)
         self._body, self._recording, self._token, self._responded = b"", None, "", False
+        self._pause = 0.0 if control else state.trickle_for(path)
         if not control:
             self._recording = (method, path, split.query, state.count_request(method, path))
         try:
@@ -248,8 +268,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query: str, method: str, state: EmulatorState) -> None:
         latency = state.latency_for(path)
-        if latency > 0:
-            self.emu._stopping.wait(latency)
+        if latency > 0 and self.emu._stopping.wait(latency):
+            self.close_connection = True  # the emulator stops: no answer
+            return
         fault = state.take_fault(path, method)
         if fault is not None and fault.kind == "drop":
             assert self._recording is not None
@@ -260,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault is not None and fault.kind == "truncate":
             self._send_truncated(fault)
+            return
+        if fault is not None and fault.kind == "redirect":
+            self._send(fault.status, b"", None, {"Location": fault.location or ""})
             return
         if fault is not None:
             extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
@@ -386,6 +410,15 @@ class _Handler(BaseHTTPRequestHandler):
             emu.advance(_number(args, "seconds"))
         elif name == "latency":
             emu.set_latency(_number(args, "seconds"), path=path)
+        elif name == "trickle":
+            emu.trickle(_number(args, "seconds"), path=path)
+        elif name == "redirect":
+            emu.redirect_next(
+                _int(args, "n", 1),
+                path=path,
+                status=_int(args, "status", 307),
+                location=_opt(args, "location", str) or REDIRECT_LOCATION,
+            )
         elif name == "echo":
             emu.echo_secrets_in_errors(bool(args.get("on", True)))
         elif name == "drop":
@@ -643,7 +676,7 @@ class TrafficStarsEmulator:
     ) -> None:
         """Answer the next ``n`` matching calls (any path, or ``path``; any method, or ``method``) with ``status``."""
         raw = body.encode() if isinstance(body, str) else body
-        rule = FaultRule("fail", n, status, retry_after, path, raw, content_type, method and method.upper())
+        rule = FaultRule("fail", n, status, retry_after, path, raw, content_type, method=method and method.upper())
         self.state.add_fault(rule)
 
     def drop_next(self, n: int, *, path: str | None = None) -> None:
@@ -654,8 +687,28 @@ class TrafficStarsEmulator:
         raw = body.encode() if isinstance(body, str) else body
         self.state.add_fault(FaultRule("truncate", n, 200, path=path, body=raw))
 
+    def redirect_next(
+        self, n: int, *, path: str | None = None, status: int = 307, location: str = REDIRECT_LOCATION
+    ) -> None:
+        """Answer the next ``n`` matching calls with the 3xx ``status``, ``Location: location`` and no body."""
+        self.state.add_fault(FaultRule("redirect", n, status, path=path, location=location))
+
     def set_latency(self, seconds: float, *, path: str | None = None) -> None:
+        """Wait ``seconds`` before answering each call to ``path`` (every path: ``None``).
+
+        A path's own setting wins over the one for every path; 0 removes it. The wait ends when the emulator
+        stops (the call then gets no answer).
+        """
         self.state.set_latency(seconds, path)
+
+    def trickle(self, seconds_per_byte: float, *, path: str | None = None) -> None:
+        """Send each answer's body on ``path`` (every path: ``None``) one byte at a time; 0 removes it.
+
+        The headers (with the whole body's Content-Length) go out at once, then ``seconds_per_byte`` passes
+        before each further byte: a client whose timeout bounds each read, not the whole call, waits about
+        ``len(body) * seconds_per_byte``. The pauses end when the emulator stops.
+        """
+        self.state.set_trickle(seconds_per_byte, path)
 
     def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
         """Answer 429 with Retry-After once more than ``count`` calls arrive within ``window`` seconds."""
@@ -678,7 +731,7 @@ class TrafficStarsEmulator:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the TrafficStars API emulator in the foreground.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks a free port")
     parser.add_argument("--api-key", action="append", dest="api_keys", help="repeatable (default demo-key)")
     parser.add_argument("--token-lifetime", type=int, default=36000)
     parser.add_argument("--campaigns", type=int, default=3)
@@ -702,6 +755,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         campaigns=args.campaigns,
         rate_limit=rate_limit,
     )
+    try:
+        emulator.start()
+    except OSError as exc:
+        why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc.strerror})"
+        parser.error(f"{args.host} port {args.port} {why}: choose another with --port N (--port 0 picks a free one)")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -68,8 +68,9 @@ class IssuedToken(NamedTuple):
 
 @dataclass
 class FaultRule:
-    """An injected fault: ``kind`` is ``"fail"`` (answer status/body), ``"drop"`` (close the socket) or
-    ``"truncate"`` (announce the whole body, send half of it, close the socket)."""
+    """An injected fault: ``kind`` is ``"fail"`` (answer status/body), ``"drop"`` (close the socket),
+    ``"truncate"`` (announce the whole body, send half of it, close the socket) or ``"redirect"`` (answer
+    the 3xx ``status`` with ``Location: location`` and an empty body)."""
 
     kind: str
     remaining: int
@@ -78,6 +79,7 @@ class FaultRule:
     path: str | None = None
     body: bytes | None = None
     content_type: str = "application/json"
+    location: str | None = None
     method: str | None = None  # None: any method (a GET and a PATCH of one path are told apart)
 
 
@@ -101,6 +103,7 @@ class EmulatorState:
     revoked: set[str] = field(default_factory=set)
     faults: list[FaultRule] = field(default_factory=list)
     latency: dict[str | None, float] = field(default_factory=dict)
+    trickle: dict[str | None, float] = field(default_factory=dict)
     token_override: TokenOverride | None = None
     echo_secrets: bool = False
     clock_offset: float = 0.0
@@ -113,10 +116,6 @@ class EmulatorState:
         return f"EmulatorState({counts})"
 
     # -- clock ------------------------------------------------------------------------------
-    def now(self) -> float:
-        with self.lock:
-            return self.clock() + self.clock_offset
-
     def _now(self) -> float:  # caller holds the lock
         return self.clock() + self.clock_offset
 
@@ -178,6 +177,10 @@ class EmulatorState:
             raise ValueError("n must be >= 0")
         if rule.kind in ("fail", "truncate") and not 200 <= rule.status <= 599:
             raise ValueError("status must be a final HTTP status code (200-599)")
+        if rule.kind == "redirect" and not 300 <= rule.status <= 399:
+            raise ValueError("status must be a redirect status code (300-399)")
+        if rule.kind == "redirect" and (not rule.location or not rule.location.isprintable()):
+            raise ValueError("location must be a non-empty header value without control characters")
         if rule.remaining:
             with self.lock:
                 self.faults.append(rule)
@@ -194,18 +197,33 @@ class EmulatorState:
             return None
 
     def set_latency(self, seconds: float, path: str | None) -> None:
+        """Wait ``seconds`` before answering a call to ``path`` (every path: ``None``); 0 removes it."""
+        self._set_per_path(self.latency, seconds, path)
+
+    def latency_for(self, path: str) -> float:
+        """Path-specific latency if set, else the global one."""
+        return self._per_path(self.latency, path)
+
+    def set_trickle(self, seconds_per_byte: float, path: str | None) -> None:
+        """Send answer bodies on ``path`` (every path: ``None``) one byte at a time; 0 removes it."""
+        self._set_per_path(self.trickle, seconds_per_byte, path)
+
+    def trickle_for(self, path: str) -> float:
+        """Path-specific pause between body bytes if set, else the global one."""
+        return self._per_path(self.trickle, path)
+
+    def _set_per_path(self, table: dict[str | None, float], seconds: float, path: str | None) -> None:
         if seconds < 0 or not math.isfinite(seconds):
             raise ValueError("seconds must be a finite number >= 0")
         with self.lock:
             if seconds == 0:
-                self.latency.pop(path, None)
+                table.pop(path, None)
             else:
-                self.latency[path] = seconds
+                table[path] = seconds
 
-    def latency_for(self, path: str) -> float:
-        """Path-specific latency if set, else the global one."""
+    def _per_path(self, table: dict[str | None, float], path: str) -> float:
         with self.lock:
-            return self.latency.get(path, self.latency.get(None, 0.0))
+            return table.get(path, table.get(None, 0.0))
 
     def set_token_override(self, override: TokenOverride | None) -> None:
         with self.lock:
@@ -287,12 +305,13 @@ class EmulatorState:
             }
 
     def reset(self) -> None:
-        """Clear log, counters, tokens, faults, latency, overrides and the clock offset (keys stay)."""
+        """Clear log, counters, tokens, faults, latency, trickle, overrides and the clock offset (keys stay)."""
         with self.lock:
             self.tokens.clear()
             self.revoked.clear()
             self.faults.clear()
             self.latency.clear()
+            self.trickle.clear()
             self.token_override = None
             self.echo_secrets = False
             self.clock_offset = 0.0
@@ -301,7 +320,12 @@ class EmulatorState:
             self._window.clear()
 
 
-# -- deterministic data ---------------------------------------------------------------------------
+# -- data ------------------------------------------------------------------------------------------
+def new_api_key() -> str:
+    """Return a random, recognisable API key (``tsk-`` + 32 hex digits), so a leak is found by searching."""
+    return "tsk-" + secrets.token_hex(16)
+
+
 def _digest(*parts: object) -> int:
     text = ":".join(str(p) for p in parts)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")

@@ -16,8 +16,9 @@ import pytest
 
 from airflow_provider_trafficstars._compat import AIRFLOW_V_3_3
 from benchmarks.celery_cluster import BURST, EXAMPLE_DAG, VARIANT_DAGS, WITH_REFRESH, CeleryDeployment, services_problem
-from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, new_api_key, postgres_database
+from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, postgres_database
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+from tests.fakes import new_api_key
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

@@ -24,10 +24,10 @@ from tests.conftest import (
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 CAMPAIGNS = 24
 

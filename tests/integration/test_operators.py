@@ -31,10 +31,10 @@ from tests.conftest import (
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 
 
 def close_to(iso: str, expected: pendulum.DateTime, slack: float = 30) -> bool:

@@ -27,18 +27,17 @@ from tests.conftest import (
     assert_no_secret,
     conn_json,
     install_dag,
-    new_api_key,
     run_rendered_fields,
     run_xcoms,
     task_logs,
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
 CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 CAMPAIGNS = "/v1.1/campaigns"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 

@@ -20,16 +20,15 @@ from tests.conftest import (
     assert_no_secret,
     conn_json,
     install_dag,
-    new_api_key,
     run_xcoms,
     task_logs,
     trigger_kwargs,
     variable,
 )
+from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 INFO = "/v1/auth/info"
 
 
