@@ -38,13 +38,13 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from airflow_provider_trafficstars.testing import emulator_reports
 from airflow_provider_trafficstars.testing.emulator_campaigns import (
     CAMPAIGN_ROUTES,
-    CampaignApiError,
     CampaignStore,
     route_for,
     seed_campaign,
 )
 from airflow_provider_trafficstars.testing.emulator_state import (
     CONTROL_PREFIX,
+    ApiError,
     EmulatorState,
     FaultRule,
     IssuedToken,
@@ -82,12 +82,6 @@ MAX_BODY = 10 * 1024 * 1024
 _FORM = "application/x-www-form-urlencoded"
 #: Where redirect_next() sends the client unless told otherwise: another host than the emulator.
 REDIRECT_LOCATION = "http://other.example/x"
-
-
-class _ClientError(Exception):
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -130,14 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
                 if sum(map(len, chunks)) > MAX_BODY:
-                    raise _ClientError(413, "invalid_request", "request body too large")
+                    raise ApiError(413, "invalid_request", "request body too large")
         length = self.headers.get("Content-Length")
         if length is None:
             return b""
         if not (length.isascii() and length.strip().isdigit()):
-            raise _ClientError(400, "invalid_request", "invalid Content-Length")
+            raise ApiError(400, "invalid_request", "invalid Content-Length")
         if int(length) > MAX_BODY:
-            raise _ClientError(413, "invalid_request", "request body too large")
+            raise ApiError(413, "invalid_request", "request body too large")
         return self.rfile.read(int(length))
 
     def _media_type(self) -> str:
@@ -245,9 +239,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._recording = (method, path, split.query, state.count_request(method, path))
         try:
             self._body = self._read_body()
-        except (_ClientError, ValueError) as exc:
+        except (ApiError, ValueError) as exc:
             self.close_connection = True
-            err = exc if isinstance(exc, _ClientError) else _ClientError(400, "invalid_request", "bad body")
+            err = exc if isinstance(exc, ApiError) else ApiError(400, "invalid_request", "bad body")
             self._error(err.status, err.error, err.description)
             return
         try:
@@ -255,8 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._control(path[len(CONTROL_PREFIX) :], method)
             else:
                 self._api(path, split.query, method, state)
-        except _ClientError as exc:
-            self._error(exc.status, exc.error, exc.description)
+        except ApiError as exc:
+            self._error(exc.status, exc.error, exc.description, exc.headers)
         except (ConnectionError, TimeoutError):
             raise
         except Exception:  # a bug in the emulator: answer 500 rather than hang the client
@@ -298,13 +292,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         route = ROUTES.get(path) or route_for(path)
         if route is None:
-            raise _ClientError(404, "not_found", f"no such endpoint: {path}")
+            raise ApiError(404, "not_found", f"no such endpoint: {path}")
         if method not in route:
             allowed = ", ".join(route)
             self._error(405, "method_not_allowed", f"use {allowed}", {"Allow": allowed})
             return
         if method == "GET" and self._media_type() == "application/json":
-            raise _ClientError(400, "invalid_request", "GET requests must not carry Content-Type: application/json")
+            raise ApiError(400, "invalid_request", "GET requests must not carry Content-Type: application/json")
         if route[method] == "token":
             self._handle_token(state)
             return
@@ -322,23 +316,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(override.status, override.body, override.content_type)
             return
         if self._media_type() != _FORM:
-            raise _ClientError(400, "invalid_request", f"the token request body must be {_FORM}")
+            raise ApiError(400, "invalid_request", f"the token request body must be {_FORM}")
         try:
             fields = parse_qs(self._body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
-            raise _ClientError(400, "invalid_request", "the body is not UTF-8") from None
+            raise ApiError(400, "invalid_request", "the body is not UTF-8") from None
         if any(len(values) > 1 for values in fields.values()):
-            raise _ClientError(400, "invalid_request", "a parameter is repeated")
+            raise ApiError(400, "invalid_request", "a parameter is repeated")
         grant_type = fields.get("grant_type", [""])[0]
         if not grant_type:
-            raise _ClientError(400, "invalid_request", "grant_type is required")
+            raise ApiError(400, "invalid_request", "grant_type is required")
         if grant_type != "refresh_token":
-            raise _ClientError(400, "unsupported_grant_type", "only grant_type=refresh_token is supported")
+            raise ApiError(400, "unsupported_grant_type", "only grant_type=refresh_token is supported")
         api_key = fields.get("refresh_token", [""])[0]
         if not api_key:
-            raise _ClientError(400, "invalid_request", "refresh_token is required")
+            raise ApiError(400, "invalid_request", "refresh_token is required")
         if not state.is_known_key(api_key):
-            raise _ClientError(401, "invalid_grant", "the refresh token (API key) is unknown")
+            raise ApiError(401, "invalid_grant", "the refresh token (API key) is unknown")
         token, record = state.issue_token(api_key)
         payload = {
             "access_token": token,
@@ -363,23 +357,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle_campaigns(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
         path = urlsplit(self.path).path
-        try:
-            self._send_json(200, self.emu.campaigns.handle(self.command, path, query, self._media_type(), self._body))
-        except CampaignApiError as exc:
-            raise _ClientError(exc.status, exc.error, exc.description) from None
+        self._send_json(200, self.emu.campaigns.handle(self.command, path, query, self._media_type(), self._body))
 
     def _handle_report(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
         path, params = urlsplit(self.path).path, parse_qsl(query, keep_blank_values=True)
-        try:
-            rows = emulator_reports.answer(self.emu.reports, path, params, self.emu.campaign_ids)
-        except emulator_reports.ReportError as exc:
-            raise _ClientError(exc.status, exc.error, exc.description) from None
-        self._send_json(200, rows)
+        self._send_json(200, emulator_reports.answer(self.emu.reports, path, params, self.emu.campaign_ids))
 
     # -- control endpoints ---------------------------------------------------------------------
     def _control(self, name: str, method: str) -> None:
         if name not in CONTROL_ROUTES:
-            raise _ClientError(404, "not_found", f"no such control endpoint: {name}")
+            raise ApiError(404, "not_found", f"no such control endpoint: {name}")
         if method != CONTROL_ROUTES[name]:
             allowed = CONTROL_ROUTES[name]
             self._error(405, "method_not_allowed", f"use {allowed}", {"Allow": allowed})
@@ -390,13 +377,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             args = json.loads(self._body) if self._body.strip() else {}
         except ValueError:
-            raise _ClientError(400, "invalid_request", "body must be JSON") from None
+            raise ApiError(400, "invalid_request", "body must be JSON") from None
         if not isinstance(args, dict):
-            raise _ClientError(400, "invalid_request", "body must be a JSON object")
+            raise ApiError(400, "invalid_request", "body must be a JSON object")
         try:
             self._run_control(name, args)
         except (TypeError, ValueError) as exc:
-            raise _ClientError(400, "invalid_request", str(exc)) from None
+            raise ApiError(400, "invalid_request", str(exc)) from None
         self._send_json(200, {"ok": True})
 
     def _run_control(self, name: str, args: dict[str, Any]) -> None:

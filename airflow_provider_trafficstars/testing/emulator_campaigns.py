@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from airflow_provider_trafficstars.testing.emulator_state import ApiError
+
 CAMPAIGNS_PATH = "/v1.1/campaigns"
 BALANCE_PATH = "/v2/userinfo/balance"
 STATE_PATHS = {"/v2/campaigns/run": "run", "/v2/campaigns/pause": "pause"}
@@ -36,14 +38,6 @@ SWITCHABLE = frozenset({"enabled", "paused", "no_funds_paused"})
 STATE_STATUS = {"run": "enabled", "pause": "paused"}
 PATCH_FIELDS = ("price", "max_daily")
 DEFAULT_BALANCE = 1000.0
-
-
-class CampaignApiError(Exception):
-    """A request the API refuses: ``status`` (400, 404), an ``error`` code and a description."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
 
 
 @dataclass
@@ -79,13 +73,13 @@ def _positive_number(value: Any, name: str) -> float:
 
 def _json_object(media_type: str, body: bytes) -> dict[str, Any]:
     if media_type != "application/json":
-        raise CampaignApiError(400, "invalid_request", "the body must be JSON (Content-Type: application/json)")
+        raise ApiError(400, "invalid_request", "the body must be JSON (Content-Type: application/json)")
     try:
         payload = json.loads(body)
     except (ValueError, RecursionError):
-        raise CampaignApiError(400, "invalid_request", "the body is not valid JSON") from None
+        raise ApiError(400, "invalid_request", "the body is not valid JSON") from None
     if not isinstance(payload, dict):
-        raise CampaignApiError(400, "invalid_request", "the body must be a JSON object")
+        raise ApiError(400, "invalid_request", "the body must be a JSON object")
     return payload
 
 
@@ -174,7 +168,7 @@ class CampaignStore:
     def handle(self, method: str, path: str, query: str, media_type: str, body: bytes) -> Any:
         """Answer one authenticated campaign request; return the JSON payload of a 200.
 
-        :raises CampaignApiError: for a request the API refuses (400, 404).
+        :raises ApiError: for a request the API refuses (400, 404).
         """
         if path == CAMPAIGNS_PATH:
             return {"response": self._list(query)}
@@ -191,17 +185,17 @@ class CampaignStore:
             return self._patch(campaign_id, _json_object(media_type, body))
         found = self.get(campaign_id)
         if found is None:
-            raise CampaignApiError(404, "not_found", f"campaign {campaign_id} not found")
+            raise ApiError(404, "not_found", f"campaign {campaign_id} not found")
         return found
 
     def _list(self, query: str) -> list[dict[str, Any]]:
         params = parse_qsl(query, keep_blank_values=True)
         if any(k == "status" for k, _ in params):
-            raise CampaignApiError(400, "invalid_request", "status is an array: send it as status[]=enabled")
+            raise ApiError(400, "invalid_request", "status is an array: send it as status[]=enabled")
         wanted = {v for k, v in params if k == "status[]"}
         bad = sorted(wanted - set(STATUSES))
         if bad:
-            raise CampaignApiError(400, "invalid_request", f"unknown status filter {bad}; use one of {STATUSES}")
+            raise ApiError(400, "invalid_request", f"unknown status filter {bad}; use one of {STATUSES}")
         with self._lock:
             return [
                 {"id": c.id, "name": c.name, "status": c.status}
@@ -212,9 +206,9 @@ class CampaignStore:
     def _switch(self, state: str, payload: dict[str, Any]) -> dict[str, Any]:
         ids = payload.get("campaign_ids")
         if set(payload) != {"campaign_ids"} or not isinstance(ids, list) or not ids:
-            raise CampaignApiError(400, "invalid_request", 'the body must be {"campaign_ids": [<id>, ...]}')
+            raise ApiError(400, "invalid_request", 'the body must be {"campaign_ids": [<id>, ...]}')
         if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids):
-            raise CampaignApiError(400, "invalid_request", "campaign_ids must be positive integers")
+            raise ApiError(400, "invalid_request", "campaign_ids must be positive integers")
         success, failed = [], []
         with self._lock:
             for campaign_id in dict.fromkeys(ids):
@@ -229,17 +223,17 @@ class CampaignStore:
     def _patch(self, campaign_id: int, payload: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(payload) - set(PATCH_FIELDS))
         if unknown or not payload:
-            raise CampaignApiError(
+            raise ApiError(
                 400, "invalid_request", f"unknown fields {unknown}; a PATCH changes only {list(PATCH_FIELDS)}"
             )
         try:
             fields = {key: _positive_number(value, key) for key, value in payload.items()}
         except ValueError as exc:
-            raise CampaignApiError(400, "invalid_request", str(exc)) from None
+            raise ApiError(400, "invalid_request", str(exc)) from None
         with self._lock:
             found = self._campaigns.get(campaign_id)
             if found is None:
-                raise CampaignApiError(404, "not_found", f"campaign {campaign_id} not found")
+                raise ApiError(404, "not_found", f"campaign {campaign_id} not found")
             for key, value in fields.items():
                 setattr(found, key, value)
             return asdict(found)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from airflow_provider_trafficstars.testing.emulator_state import ApiError
+
 ADVERTISER = ("day", "campaign", "country", "creative", "spot")
 PUBLISHER = ("day", "spot", "country")
 #: path -> (side, breakdown)
@@ -41,16 +43,8 @@ MAX_DAYS = 3660
 CONTROLS = ("revise_day", "fail_day", "large_day", "quiet_day", "report_fields")
 
 
-class ReportError(Exception):
-    """A request the API would refuse: ``status``, OAuth-style ``error`` code and a description."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
-
-
-def _bad(description: str) -> ReportError:
-    return ReportError(400, "invalid_request", description)
+def _bad(description: str) -> ApiError:
+    return ApiError(400, "invalid_request", description)
 
 
 @dataclass
@@ -168,12 +162,12 @@ def _ids(params: Sequence[tuple[str, str]], name: str, known: Iterable[int]) -> 
     allowed = set(known)
     for value in ids:
         if value not in allowed:
-            raise ReportError(404, "not_found", f"{name.removesuffix('_id')} {value} not found")
+            raise ApiError(404, "not_found", f"{name.removesuffix('_id')} {value} not found")
     return ids
 
 
 def answer(state: ReportState, path: str, params: Sequence[tuple[str, str]], campaigns: Sequence[int]) -> list[Any]:
-    """Return the rows of one report request (a bare JSON array), or raise :class:`ReportError`."""
+    """Return the rows of one report request (a bare JSON array), or raise :class:`~.emulator_state.ApiError`."""
     side, breakdown = REPORT_PATHS[path]
     first, last = _one_day(params, "date_from"), _one_day(params, "date_to")
     if first > last:
@@ -187,7 +181,7 @@ def answer(state: ReportState, path: str, params: Sequence[tuple[str, str]], cam
     chosen = _ids(params, own, entities)
     failure = state._take_failure(first, last)
     if failure is not None:
-        raise ReportError(failure, "server_error" if failure >= 500 else "invalid_request", "emulated failing day")
+        raise ApiError(failure, "server_error" if failure >= 500 else "invalid_request", "emulated failing day")
     revisions, large, quiet, extra = state._snapshot()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     days = [d for d in days if d not in quiet]

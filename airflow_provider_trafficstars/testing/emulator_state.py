@@ -28,6 +28,16 @@ MAX_LOG_ENTRIES = 100_000
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
+class ApiError(Exception):
+    """A request the emulated API refuses: ``status``, an OAuth-style ``error`` code, a description and
+    any extra response ``headers`` (``Allow`` on a 405, say). Every emulator module raises this one type."""
+
+    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+        self.headers = headers or {}
+
+
 @dataclass(frozen=True, repr=False)
 class RecordedRequest:
     """One request the emulator received (control requests excluded).
