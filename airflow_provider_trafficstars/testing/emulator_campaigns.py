@@ -3,7 +3,7 @@
 :class:`CampaignStore` keeps the campaigns behind one lock and answers the campaign endpoints as the
 documented API does, strictly: a JSON body (``Content-Type: application/json``) where the API takes one,
 no unknown PATCH fields, ``failed`` inside a 200 for campaigns that cannot be switched. The HTTP glue is
-in ``emulator.py`` (route registration only); tests switch the state with the Python API here or the
+in ``emulator_http.py`` (route registration only); tests switch the state with the Python API here or the
 ``/_emulator/campaigns`` (GET, a snapshot) and ``/_emulator/set_campaigns`` (POST) control endpoints.
 Stdlib only, no Airflow.
 """

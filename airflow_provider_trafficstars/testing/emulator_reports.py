@@ -1,7 +1,8 @@
 """The report endpoints of the TrafficStars emulator: strict arguments, deterministic rows, and switches.
 
-Stdlib only, no Airflow. ``emulator.py`` routes ``GET /v1.1/{advertiser,publisher}/custom/report/by-*`` here
-and the control endpoints named in :data:`CONTROLS`; the switches are :class:`ReportState`'s methods.
+Stdlib only, no Airflow. ``emulator_http.py`` routes ``GET /v1.1/{advertiser,publisher}/custom/report/by-*`` here,
+``emulator_control.py`` the control endpoints named in :data:`CONTROLS`; the switches are :class:`ReportState`'s
+methods.
 
 What the documented API does, and so what this does:
 
@@ -290,7 +291,7 @@ def run_control(state: ReportState, name: str, args: dict[str, Any]) -> None:
         state.set_large_day(day, _opt_int(args, "rows", 10_000))
     elif name == "quiet_day":
         state.set_quiet_day(day, bool(args.get("on", True)))
-    else:  # pragma: no cover - emulator.py routes only CONTROLS here
+    else:  # pragma: no cover - emulator_control.py routes only CONTROLS here
         raise ValueError(f"no such report control: {name}")
 
 

@@ -2,7 +2,7 @@
 
 :class:`EmulatorState` holds everything the emulated API remembers (API keys, issued tokens,
 revocations, injected faults, the request log and counters) behind ONE lock, so the HTTP
-handler threads and the test thread can share it safely. Routing lives in ``emulator.py``.
+handler threads and the test thread can share it safely. Routing lives in ``emulator_http.py``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 CONTROL_PREFIX = "/_emulator/"
 #: The request log keeps at most this many entries (counters stay exact).
 MAX_LOG_ENTRIES = 100_000
+#: Where a redirect fault sends the client unless told otherwise: another host than the emulator.
+REDIRECT_LOCATION = "http://other.example/x"
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.testing import emulator as emulator_module
+from airflow_provider_trafficstars.testing import emulator_http
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import secrets_masker_functions
 from tests.conftest import (
@@ -46,14 +46,14 @@ REPORT = "/v1.1/advertiser/custom/report/by-day"
 def id_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every id_token the emulator hands out (it keeps none itself), so the proofs can search for them."""
     seen: list[str] = []
-    real = emulator_module.fake_id_token
+    real = emulator_http.fake_id_token
 
     def recording(access_token: str, record: object) -> str:
         value = real(access_token, record)  # type: ignore[arg-type]
         seen.append(value)
         return value
 
-    monkeypatch.setattr(emulator_module, "fake_id_token", recording)
+    monkeypatch.setattr(emulator_http, "fake_id_token", recording)
     return seen
 
 
