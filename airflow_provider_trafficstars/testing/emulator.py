@@ -204,17 +204,15 @@ class TrafficStarsEmulator:
         method: str | None = None,
     ) -> None:
         """Answer the next ``n`` matching calls (any path, or ``path``; any method, or ``method``) with ``status``."""
-        raw = body.encode() if isinstance(body, str) else body
-        rule = FaultRule("fail", n, status, retry_after, path, raw, content_type, method=method and method.upper())
-        self.state.add_fault(rule)
+        raw, verb = _bytes(body), method and method.upper()
+        self.state.add_fault(FaultRule("fail", n, status, retry_after, path, raw, content_type, method=verb))
 
     def drop_next(self, n: int, *, path: str | None = None) -> None:
         self.state.add_fault(FaultRule("drop", n, path=path))
 
     def truncate_next(self, n: int, *, path: str | None = None, body: str | bytes | None = None) -> None:
         """Answer the next ``n`` matching calls with 200, a full Content-Length and only half the body."""
-        raw = body.encode() if isinstance(body, str) else body
-        self.state.add_fault(FaultRule("truncate", n, 200, path=path, body=raw))
+        self.state.add_fault(FaultRule("truncate", n, 200, path=path, body=_bytes(body)))
 
     def redirect_next(
         self, n: int, *, path: str | None = None, status: int = 307, location: str = REDIRECT_LOCATION
@@ -246,14 +244,15 @@ class TrafficStarsEmulator:
     def set_token_response(
         self, body: str | bytes | None, *, status: int = 200, content_type: str = "application/json"
     ) -> None:
-        if body is None:
-            self.state.set_token_override(None)
-            return
-        raw = body.encode() if isinstance(body, str) else body
-        self.state.set_token_override(TokenOverride(raw, status, content_type))
+        raw = _bytes(body)
+        self.state.set_token_override(None if raw is None else TokenOverride(raw, status, content_type))
 
     def echo_secrets_in_errors(self, on: bool = True) -> None:
         self.state.set_echo_secrets(on)
+
+
+def _bytes(body: str | bytes | None) -> bytes | None:
+    return body.encode() if isinstance(body, str) else body
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -112,11 +112,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         headers: dict[str, str] | None = None,
     ) -> None:
         self._responded = True
-        if self._recording is not None:
-            method, path, query, at = self._recording
-            self._recording = None
-            entry = RecordedRequest(method, path, query, status, self._header_dict(), self._body, at)
-            self.emu.state.record(entry)
+        self._record(status)
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -129,6 +125,13 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if body and self.command != "HEAD":
             self._write_body(body)
+
+    def _record(self, status: int) -> None:
+        """Log this request once, with the status it is answered with (0: dropped); control requests never."""
+        if self._recording is not None:
+            method, path, query, at = self._recording
+            self._recording = None
+            self.emu.state.record(RecordedRequest(method, path, query, status, self._header_dict(), self._body, at))
 
     def _write_body(self, body: bytes) -> None:
         """Write ``body`` at once, or one byte at a time with the trickle pause between bytes."""
@@ -147,10 +150,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if body is None:
             body = json.dumps({"response": [vars(seed_campaign(i)) for i in range(1, 41)]}).encode()
         self._responded = True
-        if self._recording is not None:
-            method, path, query, at = self._recording
-            self._recording = None
-            self.emu.state.record(RecordedRequest(method, path, query, fault.status, self._header_dict(), b"", at))
+        self._record(fault.status)
         self.send_response(fault.status)
         self.send_header("Content-Type", fault.content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -234,10 +234,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             return
         fault = state.take_fault(path, method)
         if fault is not None and fault.kind == "drop":
-            assert self._recording is not None
-            m, p, q, at = self._recording
-            state.record(RecordedRequest(m, p, q, 0, self._header_dict(), self._body, at))
-            self._recording = None
+            self._record(0)
             self.close_connection = True  # closing without a byte: the client sees a disconnect
             return
         if fault is not None and fault.kind == "truncate":
