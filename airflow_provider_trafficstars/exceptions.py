@@ -104,6 +104,42 @@ class TrafficStarsTransportError(TrafficStarsApiError):
         self.kind = kind
 
 
+class TrafficStarsPartialFailureError(TrafficStarsError):
+    """TrafficStars answered 200 but could not change some campaigns (they came back in ``failed``).
+
+    :param failed: the ids TrafficStars could not change.
+    :param changed: the ids it changed.
+    :param unchanged: the ids that were already in the requested state (not sent).
+    """
+
+    def __init__(self, message: str, *, failed: list[int], changed: list[int], unchanged: list[int]) -> None:
+        super().__init__(message)
+        self.failed = failed
+        self.changed = changed
+        self.unchanged = unchanged
+
+
+class TrafficStarsGuardError(TrafficStarsError):
+    """A change was refused before it was sent: it moves a value further than the ``max_change`` guard allows.
+
+    :param campaign_id: the campaign.
+    :param field: the field that would move too far (``"price"`` or ``"max_daily"``).
+    :param before: its current value (None when TrafficStars did not say).
+    :param after: the requested value.
+    :param max_change: the largest relative move allowed (0.5 is 50 %).
+    """
+
+    def __init__(
+        self, message: str, *, campaign_id: int, field: str, before: float | None, after: float, max_change: float
+    ) -> None:
+        super().__init__(message)
+        self.campaign_id = campaign_id
+        self.field = field
+        self.before = before
+        self.after = after
+        self.max_change = max_change
+
+
 def is_transient(exc: BaseException) -> bool:
     """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx."""
     if isinstance(exc, TrafficStarsTransportError):
@@ -119,6 +155,8 @@ __all__ = [
     "TrafficStarsConfigError",
     "TrafficStarsDataError",
     "TrafficStarsError",
+    "TrafficStarsGuardError",
+    "TrafficStarsPartialFailureError",
     "TrafficStarsRedirectError",
     "TrafficStarsTransportError",
     "is_transient",

@@ -15,8 +15,8 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-trafficstars",
         "name": "TrafficStars",
-        "description": "Hook, operators, sensor and trigger for the TrafficStars advertising API, with one "
-        "cached access token shared by every task and worker.",
+        "description": "Hook, operators, sensors and triggers for the TrafficStars advertising API (sessions, campaign "
+        "control, balance), with one cached access token shared by every task and worker.",
         "versions": [__version__],
         "integrations": [
             {
@@ -34,19 +34,28 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_trafficstars.operators.trafficstars"],
+                "python-modules": [
+                    "airflow_provider_trafficstars.operators.trafficstars",
+                    "airflow_provider_trafficstars.operators.campaigns",
+                ],
             }
         ],
         "sensors": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_trafficstars.sensors.trafficstars"],
+                "python-modules": [
+                    "airflow_provider_trafficstars.sensors.trafficstars",
+                    "airflow_provider_trafficstars.sensors.balance",
+                ],
             }
         ],
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["airflow_provider_trafficstars.triggers.trafficstars"],
+                "python-modules": [
+                    "airflow_provider_trafficstars.triggers.trafficstars",
+                    "airflow_provider_trafficstars.triggers.balance",
+                ],
             }
         ],
         "transfers": [

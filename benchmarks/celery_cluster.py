@@ -69,13 +69,16 @@ _SEED_AND_TRIGGER = """
 import sys
 import pendulum
 from airflow.models import Variable
+from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
-url, key, var = sys.argv[1:4]
+from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
+url, key, conn_id = sys.argv[1:4]
+var = default_token_variable(conn_id)
 now = pendulum.now("UTC")
 fp = fingerprint(url, key)
 stale = AccessToken("stale-" + "0" * 40, "Bearer", now.subtract(hours=11), now.subtract(minutes=5), fp)
 Variable.set(var, stale.to_record())
-Variable.delete(var + "_lease")
+Variable.delete(var + LEASE_SUFFIX)
 sys.argv = ["airflow", *sys.argv[4:]]
 from airflow.__main__ import main
 main()
@@ -273,9 +276,8 @@ class CeleryDeployment:
 
     def _seed_and_run(self, conn_id: str, *command: str) -> None:
         """Seed a stale token in the cache Variable of ``conn_id``, then run ``airflow <command>``."""
-        variable = f"trafficstars_access_token_{conn_id}"
         url = self.burst_emulator.url if conn_id == BURST_CONN_ID else self.emulator.url
-        cmd = [sys.executable, "-c", _SEED_AND_TRIGGER, url, self.api_key, variable, *command]
+        cmd = [sys.executable, "-c", _SEED_AND_TRIGGER, url, self.api_key, conn_id, *command]
         result = subprocess.run(cmd, env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"seeding the stale token or triggering failed: {result.stderr[-2000:]}")

@@ -1,8 +1,9 @@
 """Helpers shared by the benchmark scenarios and the tests that assert their counts.
 
 Nothing here imports Airflow: every scenario that needs a metadata DB of its own runs Airflow in
-subprocesses configured by :func:`airflow_env`, so one benchmark run can use SQLite and PostgreSQL side
-by side without one process's Airflow settings leaking into the next.
+subprocesses configured by :func:`airflow_env` (a throwaway home of
+:mod:`airflow_provider_trafficstars.testing.airflow_home`), so one benchmark run can use SQLite and
+PostgreSQL side by side without one process's Airflow settings leaking into the next.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import socket
 import statistics
@@ -22,6 +22,9 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing.emulator_state import new_api_key as new_api_key  # for the scenarios
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
@@ -36,10 +39,6 @@ def in_ci() -> bool:
 def exit_on_sigterm() -> None:
     """Turn SIGTERM into SystemExit, so that a killed run still stops its processes and drops its DB."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-
-
-def new_api_key() -> str:
-    return "tsk-" + secrets.token_hex(16)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -72,42 +71,24 @@ def free_port() -> int:
 
 
 # -- Airflow in subprocesses ----------------------------------------------------------------------
-def airflow_env(home: Path, db_url: str, **extra: str) -> dict[str, str]:
+def airflow_env(home: Path, db_url: str = "", **extra: str) -> dict[str, str]:
     """Return the environment of an Airflow subprocess on its own home and metadata DB.
 
-    Inherited ``AIRFLOW__*``, ``AIRFLOW_CONN_*`` and ``AIRFLOW_VAR_*`` settings are dropped, so a
-    developer's own configuration (or the test session's) never leaks in.
+    Inherited ``AIRFLOW_*`` settings are dropped (:meth:`AirflowHome.env`), so a developer's own
+    configuration (or the test session's) never leaks in; this checkout is on ``PYTHONPATH``.
+
+    :param home: the ``AIRFLOW_HOME`` directory (created, with its DAGs folder, where missing).
+    :param db_url: the metadata DB's SQLAlchemy URL; default SQLite in ``home``.
+    :param extra: more variables, e.g. ``AIRFLOW__CORE__EXECUTOR``.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__"))}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__FERNET_KEY=_fernet_key(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__UNIT_TEST_MODE="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=db_url,
-        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
-    )
-    env.update(extra)
-    return env
-
-
-def _fernet_key(home: Path) -> str:
-    """Return the Fernet key of an Airflow home (made once), so that Variables are encrypted as usual."""
-    path = home / "fernet.key"
-    if not path.exists():
-        from cryptography.fernet import Fernet
-
-        home.mkdir(parents=True, exist_ok=True)
-        path.write_text(Fernet.generate_key().decode())
-    return path.read_text().strip()
+    python_path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    settings = {"AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING", "PYTHONPATH": python_path, **extra}
+    return AirflowHome.at(home, db_url=db_url).env(**settings)
 
 
 def migrate(env: dict[str, str], timeout: float = 300) -> float:
     """Create the metadata DB of ``env``; return the seconds it took."""
     started = time.perf_counter()
-    Path(env["AIRFLOW_HOME"], "dags").mkdir(parents=True, exist_ok=True)
     code = "from airflow.utils.db import initdb; initdb()"
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -272,9 +253,3 @@ class EmulatorProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def fresh_dir(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path

@@ -33,17 +33,13 @@ LEASE_CONN, NAIVE_CONN = "ts_lease", "ts_naive"
 WARMUP_KEY = "ts_bench_warmup"
 
 
-def _variables(conn_id: str) -> list[str]:
-    token = f"trafficstars_access_token_{conn_id}"
-    return [token, token + "_lease"]
-
-
 # -- the processes under test ---------------------------------------------------------------------
 def _child(port: int) -> int:
     from airflow.models import Variable
 
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
     from airflow_provider_trafficstars.lease import LeaseTimings
+    from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.
@@ -60,8 +56,9 @@ def _child(port: int) -> int:
             reply: dict[str, Any] = {"ok": True}
             if cmd == "exit":
                 return 0
-            if cmd == "clear":
-                for key in args:
+            if cmd == "clear":  # the connection's token and lease Variables
+                token_variable = default_token_variable(args[0])
+                for key in (token_variable, token_variable + LEASE_SUFFIX):
                     Variable.delete(key)
             elif cmd == "prep":
                 # A round stands for fresh task processes: forget the previous rounds' secrets. Airflow's
@@ -232,7 +229,6 @@ class ContentionPool:
 
     def __init__(self, db_url: str, home: Path, emulator: EmulatorProcess, api_key: str, n: int = 16) -> None:
         self.emulator, self.n = emulator, n
-        (home / "dags").mkdir(parents=True, exist_ok=True)
         env = airflow_env(
             home,
             db_url,
@@ -286,7 +282,7 @@ class ContentionPool:
         :param triggers: ``{process index: n}``: those processes run n session triggers in one event loop
             (a triggerer) instead of one hook call.
         """
-        self._ask([0], "clear " + " ".join(_variables(conn_id)))
+        self._ask([0], f"clear {conn_id}")
         self.emulator.reset()
         if token_latency:
             self.emulator.set_token_latency(token_latency)

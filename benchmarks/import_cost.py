@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 from benchmarks.common import REPO, airflow_env, median
 
 _IMPORT = """
@@ -39,9 +38,8 @@ print(took)
 
 
 def _python(code: str, *args: str) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        env = airflow_env(home, f"sqlite:///{home}/airflow.db")
+    with AirflowHome.temporary("ts-import-cost-") as home:
+        env = airflow_env(home.path)
         result = subprocess.run(
             [sys.executable, "-c", code, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=120
         )

@@ -8,6 +8,7 @@ they were skipped. ``--quick`` runs fewer rounds (for a smoke check, not for RES
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 from benchmarks import import_cost
 from benchmarks.celery_cluster import run_scenario, services_problem
 from benchmarks.common import (
@@ -55,7 +57,7 @@ def dag_scenarios(work: Path, key: str) -> dict[str, Any]:
     home.mkdir()
     out = home / "result.json"
     with EmulatorProcess(key, workdir=work) as emu:
-        env = airflow_env(home, f"sqlite:///{home}/airflow.db")
+        env = airflow_env(home)
         cmd = [sys.executable, "-m", "benchmarks.dag_runs", emu.url, key, str(out)]
         subprocess.run(cmd, env=env, cwd=REPO, check=True, timeout=1800, capture_output=True)
     result: dict[str, Any] = json.loads(out.read_text())
@@ -107,7 +109,7 @@ def report_rows(r: dict[str, Any]) -> list[Row]:
 def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
     """Scenario 3: naive and lease rounds alternated on the same 16 processes."""
     home = work / f"contention-{db}"
-    with EmulatorProcess(key, workdir=work) as emu, postgres_database() if db == "postgres" else _sqlite(home) as url:
+    with EmulatorProcess(key, workdir=work) as emu, _database(db, home) as url:
         migrate(airflow_env(home, url))
         with ContentionPool(url, home, emu, key, n=16) as pool:
             pool.round(LEASE_CONN)  # untimed: first use of the DB and the emulator
@@ -121,7 +123,7 @@ def contention(work: Path, key: str, db: str, rounds: int) -> dict[str, Any]:
 def token_core(work: Path, key: str, db: str) -> dict[str, Any]:
     """Scenario 8 (issue 10): a slow token endpoint under 6 processes; 5 triggers in one loop plus 2 workers."""
     home = work / f"core-{db}"
-    with EmulatorProcess(key, workdir=work) as emu, postgres_database() if db == "postgres" else _sqlite(home) as url:
+    with EmulatorProcess(key, workdir=work) as emu, _database(db, home) as url:
         migrate(airflow_env(home, url))
         with ContentionPool(url, home, emu, key, n=6) as pool:
             pool.round(LEASE_CONN)  # untimed: first use of the DB and the emulator
@@ -133,15 +135,9 @@ def token_core(work: Path, key: str, db: str) -> dict[str, Any]:
     return {"slow": slow, "slow_naive": slow_naive, "triggers": triggers, "triggers_naive": triggers_naive}
 
 
-class _sqlite:
-    def __init__(self, home: Path) -> None:
-        self.url = f"sqlite:///{home}/airflow.db"
-
-    def __enter__(self) -> str:
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+def _database(db: str, home: Path) -> contextlib.AbstractContextManager[str]:
+    """A throwaway PostgreSQL database (``db == "postgres"``), else SQLite in ``home``: yields its URL."""
+    return postgres_database() if db == "postgres" else contextlib.nullcontext(AirflowHome(home).db_url)
 
 
 def table(rows: list[Row]) -> str:

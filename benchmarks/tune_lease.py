@@ -11,12 +11,10 @@ import argparse
 import contextlib
 import itertools
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 from benchmarks.common import (
     EmulatorProcess,
     airflow_env,
@@ -37,12 +35,12 @@ GRID = {
 
 
 def sweep(db: str, rounds: int, n: int, grid: dict[str, list[float]]) -> Iterator[dict[str, Any]]:
-    home = Path(tempfile.mkdtemp(prefix=f"ts-tune-{db}-"))
     key = new_api_key()
     with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, home, True)
+        airflow_home = stack.enter_context(AirflowHome.temporary(f"ts-tune-{db}-"))
+        home = airflow_home.path
         emu = stack.enter_context(EmulatorProcess(key, workdir=home))
-        url = f"sqlite:///{home}/airflow.db" if db == "sqlite" else stack.enter_context(postgres_database())
+        url = airflow_home.db_url if db == "sqlite" else stack.enter_context(postgres_database())
         migrate(airflow_env(home, url))
         with ContentionPool(url, home, emu, key, n=n) as pool:
             pool.round(LEASE_CONN)  # one untimed round: first-use costs of the DB and the emulator

@@ -2,8 +2,8 @@
 
 The session example, then the report ETL (four reports to files under .demo/reports/) and the load DAG
 (into the SQLite database .demo/warehouse.db), then the ETL and the load once more, to show that a rerun
-replaces the days it loads instead of adding them twice. The emulator enforces the API's rate limit
-(100 calls per 60 s). With TRAFFICSTARS_API_KEY set, the same DAGs run against the real API
+replaces the days it loads instead of adding them twice; last the campaign guard-rail in dry-run mode.
+The emulator enforces the API's rate limit (100 calls per 60 s). With TRAFFICSTARS_API_KEY set, the same DAGs run against the real API
 (TRAFFICSTARS_HOST overrides the base URL). Everything lives under .demo/ and is recreated on each run.
 """
 
@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
 HOME = DEMO / "airflow-home"
@@ -28,22 +30,13 @@ CONN_ID = "trafficstars_default"
 WAREHOUSE = DEMO / "warehouse.db"
 
 
-def prepare_home() -> dict[str, str]:
+def prepare_home() -> AirflowHome:
+    """Recreate .demo/ with an Airflow home (SQLite) holding the example DAGs."""
     shutil.rmtree(DEMO, ignore_errors=True)
-    (HOME / "dags").mkdir(parents=True)
+    home = AirflowHome.at(HOME)
     for dag_id in DAGS:
-        shutil.copy(REPO / "example_dags" / f"{dag_id}.py", HOME / "dags")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_"))}
-    env.update(
-        AIRFLOW_HOME=str(HOME),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(HOME / "dags"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{HOME}/airflow.db",
-        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
-        TRAFFICSTARS_REPORT_BASE_URL=f"file://{DEMO}/reports",
-        AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE)}),
-    )
-    return env
+        shutil.copy(REPO / "example_dags" / f"{dag_id}.py", home.dags_folder)
+    return home
 
 
 def airflow(env: dict[str, str], *args: str, log: Path) -> None:
@@ -86,8 +79,39 @@ def xcoms(dag_id: str) -> dict[str, Any]:
         return {"state": run.state, "xcom": out}
 
 
+GUARD = "example_trafficstars_campaign_guard"
+
+
+def demo_campaign_guard(env: dict[str, str], emulator: Any) -> None:
+    """Run the guard-rail DAG in dry-run mode (its default) and print what it would pause; change nothing."""
+    from airflow.models import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    shutil.copy(REPO / "example_dags" / f"{GUARD}.py", HOME / "dags")
+    before = emulator.campaigns.snapshot() if emulator else None
+    airflow(env, "dags", "test", GUARD, log=DEMO / f"{GUARD}.log")
+    with create_session() as session:
+        run = session.scalars(select(DagRun).where(DagRun.dag_id == GUARD).order_by(DagRun.id.desc())).first()
+        rows = session.scalars(select(XComModel).where(XComModel.dag_id == GUARD, XComModel.run_id == run.run_id))
+        values = {(row.task_id, row.key): _decode(row.value) for row in rows}
+        state = run.state
+    report, result = values[("todays_report", "return_value")], values[("pause_over_limit", "return_value")]
+    print(f"- {GUARD} (dry run): {state}")
+    over = values[("find_over_limit", "campaigns")]
+    print(f"    {report['day']}: {len(over)} of {len(report['rows'])} campaigns over the DAG param max_cpa")
+    for campaign in over:
+        cpa = f"cost per lead {campaign['cpa']}" if campaign["cpa"] is not None else "no lead yet"
+        print(f"    campaign {campaign['campaign_id']}: spent {campaign['cost']}, {cpa}")
+    print(f"    would pause: {result['changed']}; already paused: {result['unchanged']}; fail: {result['failed']}")
+    if emulator:
+        unchanged = emulator.campaigns.snapshot() == before and emulator.count("PUT") == 0
+        print(f"    campaign state unchanged in the emulator (no PUT sent): {'yes' if unchanged else 'NO'}")
+
+
 def main() -> int:
-    env = prepare_home()
+    home = prepare_home()
     real_key = os.environ.get("TRAFFICSTARS_API_KEY")
     emulator = None
     if real_key:
@@ -102,8 +126,16 @@ def main() -> int:
         emulator.set_rate_limit((100, 60.0))  # the API's: beyond 100 calls in 60 s, 429
         host = emulator.url
         print(f"Running against the bundled emulator at {host} (24 campaigns, 100 calls per 60 s)")
-    env["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = json.dumps({"conn_type": "trafficstars", "host": host, "password": key})
-    os.environ.update(env)
+    conn = json.dumps({"conn_type": "trafficstars", "host": host, "password": key})
+    # This process reads the results from the metadata DB too: it uses the home as the airflow commands do.
+    home.activate(
+        AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING",
+        AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn,
+        # The report ETL writes its objects here, and the load DAG loads them into this SQLite file.
+        TRAFFICSTARS_REPORT_BASE_URL=f"file://{DEMO}/reports",
+        AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE=json.dumps({"conn_type": "sqlite", "host": str(WAREHOUSE)}),
+    )
+    env = dict(os.environ)
 
     print(f"Airflow home: {HOME.relative_to(REPO)} (SQLite)")
     airflow(env, "db", "migrate", log=DEMO / "db-migrate.log")
@@ -113,6 +145,7 @@ def main() -> int:
         airflow(env, "dags", "test", dag_id, log=DEMO / f"{number}-{dag_id}.log")
         runs.append((dag_id, xcoms(dag_id), (emulator.token_requests - before) if emulator else -1))
 
+    demo_campaign_guard(env, emulator)
     print("\nSummary")
     for dag_id, result, tokens in runs:
         print(f"- {dag_id}: {result['state']}" + (f", {tokens} token request(s)" if emulator else ""))
@@ -133,8 +166,11 @@ def main() -> int:
     print(f"- SQL tables in {WAREHOUSE.relative_to(REPO)} (after two ETL + load runs: nothing doubled):")
     for table, rows, days in warehouse_counts():
         print(f"    {table}: {rows} rows, {days} day(s)")
-    token_var = f"trafficstars_access_token_{CONN_ID}"
     from airflow.models import Variable
+
+    from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
+
+    token_var = default_token_variable(CONN_ID)
 
     print(f"- Variable {token_var}: {'present' if Variable.get(token_var, default_var=None) else 'absent'}")
     print("Demo finished: all DAG runs succeeded.")

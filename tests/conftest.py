@@ -8,42 +8,27 @@ from __future__ import annotations
 
 import atexit
 import json
-import os
-import secrets
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+
 REPO = Path(__file__).resolve().parent.parent
-AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="ts-airflow-home-"))
-atexit.register(shutil.rmtree, AIRFLOW_HOME, ignore_errors=True)
-DAGS_FOLDER = AIRFLOW_HOME / "dags"
-DAGS_FOLDER.mkdir()
-os.environ.update(
-    AIRFLOW_HOME=str(AIRFLOW_HOME),
-    AIRFLOW__CORE__LOAD_EXAMPLES="False",
-    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
-    AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{AIRFLOW_HOME}/airflow.db",
-    AIRFLOW__CORE__UNIT_TEST_MODE="False",
+HOME = AirflowHome.temporary()
+atexit.register(HOME.remove)
+HOME.activate(
     AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
     AIRFLOW__CORE__TEST_CONNECTION="Enabled",
 )
-for name in list(os.environ):
-    if name.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_")):
-        del os.environ[name]
+AIRFLOW_HOME = HOME.path
+DAGS_FOLDER = HOME.dags_folder
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator  # noqa: E402
-
-CONN_ID = "trafficstars_default"
-
-
-def new_api_key() -> str:
-    """Return a random, recognisable API key, so a leak is found by searching for it."""
-    return "tsk-" + secrets.token_hex(16)
+from tests.fakes import CONN_ID, new_api_key  # noqa: E402
 
 
 @pytest.fixture
@@ -153,6 +138,17 @@ def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:
     with create_session() as session:
         rows = session.scalars(select(RTIF).where(RTIF.dag_id == run.dag_id, RTIF.run_id == run.run_id)).all()
         return {(row.task_id, row.map_index): dict(row.rendered_fields) for row in rows}
+
+
+def trigger_kwargs(trigger_class: type) -> list[dict[str, Any]]:
+    """Return the stored kwargs (decrypted) of every trigger row of ``trigger_class`` in the metadata DB."""
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    path = f"{trigger_class.__module__}.{trigger_class.__qualname__}"
+    with create_session() as session:
+        return [dict(row.kwargs) for row in session.scalars(select(Trigger).where(Trigger.classpath == path))]
 
 
 def task_states(run: Any) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""Test helpers shipped with the provider: an offline TrafficStars API emulator (stdlib only).
+"""Test helpers shipped with the provider (stdlib only): an offline TrafficStars API emulator and a
+throwaway Airflow home.
 
 Names are imported lazily so that ``python -m airflow_provider_trafficstars.testing.emulator``
 runs without a "found in sys.modules" warning.
@@ -9,13 +10,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
     from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
     from airflow_provider_trafficstars.testing.emulator_state import EmulatorState, RecordedRequest
 
-__all__ = ["EmulatorState", "RecordedRequest", "TrafficStarsEmulator"]
+__all__ = ["AirflowHome", "EmulatorState", "RecordedRequest", "TrafficStarsEmulator"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "AirflowHome":
+        from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+
+        return AirflowHome
     if name == "TrafficStarsEmulator":
         from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 

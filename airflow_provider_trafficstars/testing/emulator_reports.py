@@ -1,7 +1,8 @@
 """The report endpoints of the TrafficStars emulator: strict arguments, deterministic rows, and switches.
 
-Stdlib only, no Airflow. ``emulator.py`` routes ``GET /v1.1/{advertiser,publisher}/custom/report/by-*`` here
-and the control endpoints named in :data:`CONTROLS`; the switches are :class:`ReportState`'s methods.
+Stdlib only, no Airflow. ``emulator_http.py`` routes ``GET /v1.1/{advertiser,publisher}/custom/report/by-*`` here,
+``emulator_control.py`` the control endpoints named in :data:`CONTROLS`; the switches are :class:`ReportState`'s
+methods.
 
 What the documented API does, and so what this does:
 
@@ -24,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from airflow_provider_trafficstars.testing.emulator_state import ApiError
+
 ADVERTISER = ("day", "campaign", "country", "creative", "spot")
 PUBLISHER = ("day", "spot", "country")
 #: path -> (side, breakdown)
@@ -41,16 +44,8 @@ MAX_DAYS = 3660
 CONTROLS = ("revise_day", "fail_day", "large_day", "quiet_day", "report_fields")
 
 
-class ReportError(Exception):
-    """A request the API would refuse: ``status``, OAuth-style ``error`` code and a description."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        super().__init__(description)
-        self.status, self.error, self.description = status, error, description
-
-
-def _bad(description: str) -> ReportError:
-    return ReportError(400, "invalid_request", description)
+def _bad(description: str) -> ApiError:
+    return ApiError(400, "invalid_request", description)
 
 
 @dataclass
@@ -168,12 +163,12 @@ def _ids(params: Sequence[tuple[str, str]], name: str, known: Iterable[int]) -> 
     allowed = set(known)
     for value in ids:
         if value not in allowed:
-            raise ReportError(404, "not_found", f"{name.removesuffix('_id')} {value} not found")
+            raise ApiError(404, "not_found", f"{name.removesuffix('_id')} {value} not found")
     return ids
 
 
 def answer(state: ReportState, path: str, params: Sequence[tuple[str, str]], campaigns: Sequence[int]) -> list[Any]:
-    """Return the rows of one report request (a bare JSON array), or raise :class:`ReportError`."""
+    """Return the rows of one report request (a bare JSON array), or raise :class:`~.emulator_state.ApiError`."""
     side, breakdown = REPORT_PATHS[path]
     first, last = _one_day(params, "date_from"), _one_day(params, "date_to")
     if first > last:
@@ -187,7 +182,7 @@ def answer(state: ReportState, path: str, params: Sequence[tuple[str, str]], cam
     chosen = _ids(params, own, entities)
     failure = state._take_failure(first, last)
     if failure is not None:
-        raise ReportError(failure, "server_error" if failure >= 500 else "invalid_request", "emulated failing day")
+        raise ApiError(failure, "server_error" if failure >= 500 else "invalid_request", "emulated failing day")
     revisions, large, quiet, extra = state._snapshot()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     days = [d for d in days if d not in quiet]
@@ -296,7 +291,7 @@ def run_control(state: ReportState, name: str, args: dict[str, Any]) -> None:
         state.set_large_day(day, _opt_int(args, "rows", 10_000))
     elif name == "quiet_day":
         state.set_quiet_day(day, bool(args.get("on", True)))
-    else:  # pragma: no cover - emulator.py routes only CONTROLS here
+    else:  # pragma: no cover - emulator_control.py routes only CONTROLS here
         raise ValueError(f"no such report control: {name}")
 
 

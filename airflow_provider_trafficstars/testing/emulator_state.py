@@ -2,7 +2,7 @@
 
 :class:`EmulatorState` holds everything the emulated API remembers (API keys, issued tokens,
 revocations, injected faults, the request log and counters) behind ONE lock, so the HTTP
-handler threads and the test thread can share it safely. Routing lives in ``emulator.py``.
+handler threads and the test thread can share it safely. Routing lives in ``emulator_http.py``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,19 @@ if TYPE_CHECKING:
 CONTROL_PREFIX = "/_emulator/"
 #: The request log keeps at most this many entries (counters stay exact).
 MAX_LOG_ENTRIES = 100_000
+#: Where a redirect fault sends the client unless told otherwise: another host than the emulator.
+REDIRECT_LOCATION = "http://other.example/x"
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+class ApiError(Exception):
+    """A request the emulated API refuses: ``status``, an OAuth-style ``error`` code, a description and
+    any extra response ``headers`` (``Allow`` on a 405, say). Every emulator module raises this one type."""
+
+    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True, repr=False)
@@ -68,8 +80,9 @@ class IssuedToken(NamedTuple):
 
 @dataclass
 class FaultRule:
-    """An injected fault: ``kind`` is ``"fail"`` (answer status/body), ``"drop"`` (close the socket) or
-    ``"truncate"`` (announce the whole body, send half of it, close the socket)."""
+    """An injected fault: ``kind`` is ``"fail"`` (answer status/body), ``"drop"`` (close the socket),
+    ``"truncate"`` (announce the whole body, send half of it, close the socket) or ``"redirect"`` (answer
+    the 3xx ``status`` with ``Location: location`` and an empty body)."""
 
     kind: str
     remaining: int
@@ -78,6 +91,8 @@ class FaultRule:
     path: str | None = None
     body: bytes | None = None
     content_type: str = "application/json"
+    location: str | None = None
+    method: str | None = None  # None: any method (a GET and a PATCH of one path are told apart)
 
 
 @dataclass(frozen=True)
@@ -100,6 +115,7 @@ class EmulatorState:
     revoked: set[str] = field(default_factory=set)
     faults: list[FaultRule] = field(default_factory=list)
     latency: dict[str | None, float] = field(default_factory=dict)
+    trickle: dict[str | None, float] = field(default_factory=dict)
     token_override: TokenOverride | None = None
     echo_secrets: bool = False
     clock_offset: float = 0.0
@@ -112,10 +128,6 @@ class EmulatorState:
         return f"EmulatorState({counts})"
 
     # -- clock ------------------------------------------------------------------------------
-    def now(self) -> float:
-        with self.lock:
-            return self.clock() + self.clock_offset
-
     def _now(self) -> float:  # caller holds the lock
         return self.clock() + self.clock_offset
 
@@ -177,15 +189,19 @@ class EmulatorState:
             raise ValueError("n must be >= 0")
         if rule.kind in ("fail", "truncate") and not 200 <= rule.status <= 599:
             raise ValueError("status must be a final HTTP status code (200-599)")
+        if rule.kind == "redirect" and not 300 <= rule.status <= 399:
+            raise ValueError("status must be a redirect status code (300-399)")
+        if rule.kind == "redirect" and (not rule.location or not rule.location.isprintable()):
+            raise ValueError("location must be a non-empty header value without control characters")
         if rule.remaining:
             with self.lock:
                 self.faults.append(rule)
 
-    def take_fault(self, path: str) -> FaultRule | None:
-        """Consume one use of the first queued rule that matches ``path``."""
+    def take_fault(self, path: str, method: str | None = None) -> FaultRule | None:
+        """Consume one use of the first queued rule that matches ``path`` (and ``method``, if the rule names one)."""
         with self.lock:
             for index, rule in enumerate(self.faults):
-                if rule.path is None or rule.path == path:
+                if (rule.path is None or rule.path == path) and (rule.method is None or rule.method == method):
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         del self.faults[index]
@@ -193,18 +209,33 @@ class EmulatorState:
             return None
 
     def set_latency(self, seconds: float, path: str | None) -> None:
+        """Wait ``seconds`` before answering a call to ``path`` (every path: ``None``); 0 removes it."""
+        self._set_per_path(self.latency, seconds, path)
+
+    def latency_for(self, path: str) -> float:
+        """Path-specific latency if set, else the global one."""
+        return self._per_path(self.latency, path)
+
+    def set_trickle(self, seconds_per_byte: float, path: str | None) -> None:
+        """Send answer bodies on ``path`` (every path: ``None``) one byte at a time; 0 removes it."""
+        self._set_per_path(self.trickle, seconds_per_byte, path)
+
+    def trickle_for(self, path: str) -> float:
+        """Path-specific pause between body bytes if set, else the global one."""
+        return self._per_path(self.trickle, path)
+
+    def _set_per_path(self, table: dict[str | None, float], seconds: float, path: str | None) -> None:
         if seconds < 0 or not math.isfinite(seconds):
             raise ValueError("seconds must be a finite number >= 0")
         with self.lock:
             if seconds == 0:
-                self.latency.pop(path, None)
+                table.pop(path, None)
             else:
-                self.latency[path] = seconds
+                table[path] = seconds
 
-    def latency_for(self, path: str) -> float:
-        """Path-specific latency if set, else the global one."""
+    def _per_path(self, table: dict[str | None, float], path: str) -> float:
         with self.lock:
-            return self.latency.get(path, self.latency.get(None, 0.0))
+            return table.get(path, table.get(None, 0.0))
 
     def set_token_override(self, override: TokenOverride | None) -> None:
         with self.lock:
@@ -286,12 +317,13 @@ class EmulatorState:
             }
 
     def reset(self) -> None:
-        """Clear log, counters, tokens, faults, latency, overrides and the clock offset (keys stay)."""
+        """Clear log, counters, tokens, faults, latency, trickle, overrides and the clock offset (keys stay)."""
         with self.lock:
             self.tokens.clear()
             self.revoked.clear()
             self.faults.clear()
             self.latency.clear()
+            self.trickle.clear()
             self.token_override = None
             self.echo_secrets = False
             self.clock_offset = 0.0
@@ -300,20 +332,15 @@ class EmulatorState:
             self._window.clear()
 
 
-# -- deterministic data ---------------------------------------------------------------------------
+# -- data ------------------------------------------------------------------------------------------
+def new_api_key() -> str:
+    """Return a random, recognisable API key (``tsk-`` + 32 hex digits), so a leak is found by searching."""
+    return "tsk-" + secrets.token_hex(16)
+
+
 def _digest(*parts: object) -> int:
     text = ":".join(str(p) for p in parts)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def campaign(campaign_id: int) -> dict[str, Any]:
-    """Campaign ``campaign_id`` (ids are 1..N); every third one is paused."""
-    return {
-        "id": campaign_id,
-        "name": f"Emulated campaign #{campaign_id}",
-        "status": "paused" if campaign_id % 3 == 0 else "active",
-        "daily_budget": round(50.0 + (_digest("budget", campaign_id) % 45_000) / 100, 2),
-    }
 
 
 def _b64url(data: bytes) -> str:

@@ -23,8 +23,9 @@ from benchmarks.celery_cluster import (
     report_etl_rounds,
     services_problem,
 )
-from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, new_api_key, postgres_database
+from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, postgres_database
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+from tests.fakes import new_api_key
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 

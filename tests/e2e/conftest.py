@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import requests
 
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -69,25 +71,13 @@ def _free_port() -> int:
         return port
 
 
-def _server_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def api_server(browser_requirements: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start ``airflow api-server`` on a free 127.0.0.1 port; yield its base URL."""
     home = tmp_path_factory.mktemp("api-server-home")
-    (home / "dags").mkdir()
-    env = _server_env(home)
+    env = AirflowHome.at(home).env(
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True", AIRFLOW__CORE__TEST_CONNECTION="Enabled"
+    )
     airflow = str(Path(sys.executable).parent / "airflow")
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=180)
     assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]

@@ -13,18 +13,11 @@ import pytest
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import conn_json
+from tests.fakes import Waits
 
 CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 CAMPAIGNS = "/v1.1/campaigns"
 TOKEN_PATH = "/v1/auth/token"
-
-
-class Waits(list[float]):
-    """An injected ``sleep`` that records each wait instead of sleeping."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
 
 
 @pytest.fixture

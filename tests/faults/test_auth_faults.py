@@ -14,7 +14,8 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, Traff
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import variable
-from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH, TOKEN_VAR, Waits
+from tests.fakes import TOKEN_VAR, Waits
+from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH
 
 pytestmark = pytest.mark.integration
 LOGOUT = "/v1/auth/logout"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,51 +15,29 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsRedirectError,
     TrafficStarsTransportError,
 )
-from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
-from tests.conftest import CONN_ID, assert_no_secret, variable
-from tests.faults.conftest import CAMPAIGNS, CONN_ENV, TOKEN_PATH, Waits
-
-TOKEN_VAR = default_token_variable(CONN_ID)
-
-
-@pytest.fixture
-def redirector() -> Iterator[str]:
-    """A server that answers every request with ``307 Location: http://elsewhere.example/...``."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def _redirect(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            self.send_response(307)
-            self.send_header("Location", "http://elsewhere.example/v1/auth/token")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_POST = _redirect
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests.conftest import assert_no_secret, variable
+from tests.fakes import CONN_ID, TOKEN_VAR, Waits
+from tests.faults.conftest import CAMPAIGNS, CONN_ENV, TOKEN_PATH
 
 
 def test_a_redirect_of_the_token_call_is_a_typed_error_and_nothing_is_cached(
-    airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], redirector: str, api_key: str
+    airflow_db: Path,
+    clean_variables: None,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    api_key: str,
 ) -> None:
-    hook = make_hook(url=redirector)
+    emulator.redirect_next(1, path=TOKEN_PATH, status=307, location="http://elsewhere.example/v1/auth/token")
+    hook = make_hook()
     with pytest.raises(TrafficStarsRedirectError) as info:
         hook.get_access_token()
     err = info.value
     assert (err.status_code, err.location_host, err.endpoint, err.attempts) == (307, "elsewhere.example", TOKEN_PATH, 1)
     assert variable(TOKEN_VAR) is None
+    assert [(r.path, r.status) for r in emulator.request_log()] == [(TOKEN_PATH, 307)]  # answered, not followed
     assert_no_secret(str(err), api_key)
 
 
@@ -210,3 +187,25 @@ def test_logout_leaves_a_token_stored_after_it_alone(
     stored = json.loads(variable(TOKEN_VAR) or "{}")["access_token"]
     assert stored == emulator.issued_tokens[-1]
     assert emulator.state.valid_token(stored) is not None  # the Variable holds a token only if it is alive
+
+
+@pytest.mark.parametrize("path", [TOKEN_PATH, CAMPAIGNS])
+def test_timeout_bounds_the_whole_attempt_against_a_trickling_server(
+    airflow_db: Path,
+    clean_variables: None,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+    path: str,
+) -> None:
+    hook = make_hook(timeout=2, max_retries=0, single_flight=False)
+    if path == CAMPAIGNS:
+        hook.get_access_token()  # the token answer comes at full speed; only the API call trickles
+    emulator.trickle(0.5, path=path)  # each body is hundreds of bytes: minutes if each read had 2 s
+    started = time.monotonic()
+    with pytest.raises(TrafficStarsTransportError) as info:
+        hook.request("GET", CAMPAIGNS)
+    elapsed = time.monotonic() - started
+    assert (info.value.kind, info.value.attempts) == ("timeout", 1)
+    # 2 s of timeout plus at most one byte's pause already under way; a margin of seconds for a loaded box.
+    assert 2 <= elapsed < 10
+    emulator.trickle(0)

@@ -17,8 +17,8 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import DEFAULT_LIFETIME_WHEN_MISSING, AccessToken, fingerprint
-from tests.conftest import new_api_key, variable
-from tests.faults.conftest import TOKEN_VAR
+from tests.conftest import variable
+from tests.fakes import TOKEN_VAR, Clock, new_api_key
 
 pytestmark = pytest.mark.integration
 
@@ -147,20 +147,12 @@ def test_huge_integer_expires_in_is_capped_not_a_crash(
     assert token.lifetime == 7 * 24 * 3600
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = pendulum.now("UTC")
-
-    def __call__(self) -> pendulum.DateTime:
-        return self.now
-
-
 def test_missing_expires_in_means_a_short_safe_lifetime_of_300_seconds(
     airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
 ) -> None:
     assert DEFAULT_LIFETIME_WHEN_MISSING == 300
     emulator.set_token_response('{"access_token": "tok-no-expiry-0123", "token_type": "bearer"}')
-    clock = Clock()
+    clock = Clock(pendulum.now("UTC"))
     hook = make_hook(hook_kwargs={"clock": clock})
     token = hook.get_token()
     assert token.lifetime == 300

@@ -26,10 +26,10 @@ from tests.conftest import (
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 CAMPAIGNS = 24
 COUNTRIES = 5  # the emulator's
 ETL, LOAD = "example_trafficstars_report_etl", "example_trafficstars_report_load"
@@ -68,7 +68,7 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     bag = dagbag_class()(str(EXAMPLES))
     elapsed = time.monotonic() - started
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"example_trafficstars_session", ETL, LOAD}
+    assert set(bag.dag_ids) == {"example_trafficstars_session", "example_trafficstars_campaign_guard", ETL, LOAD}
     assert elapsed < 5, f"parsing the example DAGs took {elapsed:.1f} s"
     for dag in bag.dags.values():
         assert dag.doc_md and dag.catchup is False

@@ -15,16 +15,11 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
-from tests.conftest import AIRFLOW_HOME, conn_json, install_dag, new_api_key, variable
+from tests.conftest import assert_no_secret, conn_json, install_dag, task_logs, variable
+from tests.fakes import TOKEN_VAR, DictStore, new_api_key
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
-
-
-def assert_no_secret(text: str, *secrets: str) -> None:
-    for secret in secrets:
-        assert secret not in text, "a secret leaked into the output"
 
 
 def test_two_task_runs_share_one_token_through_the_variable(
@@ -44,8 +39,7 @@ def test_two_task_runs_share_one_token_through_the_variable(
     assert record["obtained_at"].endswith("+00:00") and record["expires_at"].endswith("+00:00")
 
     out, err = capfd.readouterr()
-    logs = "".join(p.read_text(errors="replace") for p in (AIRFLOW_HOME / "logs").rglob("*") if p.is_file())
-    assert_no_secret(out + err + logs, api_key, emulator.issued_tokens[0])
+    assert_no_secret(out + err + task_logs(), api_key, emulator.issued_tokens[0])
 
 
 def test_plain_python_shell_uses_the_metadata_db_variable(
@@ -149,19 +143,10 @@ def test_airflow_connections_test_cli(airflow_db: Path, ts_conn: str, emulator: 
 def test_unreachable_variable_store_falls_back_to_memory_with_one_warning(
     ts_conn: str, emulator: TrafficStarsEmulator, caplog
 ) -> None:
-    class BrokenStore:
-        def get(self, key: str) -> str | None:
-            raise ImportError("no supervisor")
-
-        def set(self, key: str, value: str) -> None:
-            raise ImportError("no supervisor")
-
-        def delete(self, key: str) -> None:
-            raise ImportError("no supervisor")
-
     from airflow_provider_trafficstars.token_cache import VariableTokenCache
 
-    hook = TrafficStarsHook(token_cache=VariableTokenCache(TOKEN_VAR, BrokenStore()))
+    broken = DictStore(broken={"get", "set", "delete"}, error=ImportError("no supervisor"))
+    hook = TrafficStarsHook(token_cache=VariableTokenCache(TOKEN_VAR, broken))
     with caplog.at_level(logging.WARNING):
         for _ in range(5):
             hook.request("GET", "/v1.1/campaigns")

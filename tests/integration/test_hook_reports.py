@@ -67,10 +67,10 @@ def test_get_campaigns_with_a_status_filter(hook: TrafficStarsHook, emulator: Tr
     assert [c["id"] for c in every] == list(emulator.campaign_ids)  # the {"response": [...]} wrapper is removed
     paused = hook.get_campaigns(status="paused")
     assert paused == [c for c in every if c["status"] == "paused"] and paused
-    assert hook.get_campaigns(status=["paused", "active"]) == every
+    assert hook.get_campaigns(status=["paused", "enabled"]) == every
     assert queries(emulator, "/v1.1/campaigns")[1:] == [
         [("status[]", "paused")],
-        [("status[]", "active"), ("status[]", "paused")],
+        [("status[]", "enabled"), ("status[]", "paused")],
     ]
     calls = emulator.count()
     with pytest.raises(TrafficStarsConfigError):
@@ -80,7 +80,7 @@ def test_get_campaigns_with_a_status_filter(hook: TrafficStarsHook, emulator: Tr
 
 def test_no_get_carries_a_json_content_type(hook: TrafficStarsHook, emulator: TrafficStarsEmulator) -> None:
     """The backend reads a GET's parameters from its body when it says JSON: the emulator answers 400 then."""
-    hook.get_campaigns(status="active")
+    hook.get_campaigns(status="enabled")
     for report in REPORTS:
         hook.get_report(report, date_from="2026-01-01", date_to="2026-01-01")
     gets = [r for r in emulator.request_log() if r.method == "GET"]

@@ -31,10 +31,10 @@ from tests.conftest import (
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 
 
 def close_to(iso: str, expected: pendulum.DateTime, slack: float = 30) -> bool:
@@ -88,11 +88,11 @@ def test_operators_in_one_dag_run(
     # Templated endpoint, query parameters (lists as name[]) and headers; no DAG param leaks in.
     call = next(r for r in emulator.request_log() if r.path == "/v1.1/campaigns")
     ds = run.logical_date.strftime("%Y-%m-%d")
-    assert parse_qsl(call.query) == [("status[]", "active"), ("status[]", "paused"), ("day", ds)]
+    assert parse_qsl(call.query) == [("status[]", "enabled"), ("status[]", "paused"), ("day", ds)]
     assert call.header("X-Run") == run.run_id
     rendered = run_rendered_fields(run)[("count", -1)]
     assert rendered["endpoint"] == "/v1.1/campaigns"
-    assert rendered["query_params"] == {"status": ["active", "paused"], "day": ds}
+    assert rendered["query_params"] == {"status": ["enabled", "paused"], "day": ds}
 
     out, err = capfd.readouterr()
     everything = json.dumps([list(xcoms.values()), list(run_rendered_fields(run).values())]) + out + err + task_logs()

@@ -9,7 +9,6 @@ the wheel.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_trafficstars import __version__
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -95,8 +95,7 @@ info = ep.load()()
 print(json.dumps({{"file": {PACKAGE}.__file__, "dist": str(ep.dist.locate_file("")),
                   "package": info["package-name"], "version": distribution("airflow-provider-trafficstars").version}}))
 """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(AIRFLOW_HOME=str(tmp_path / "home"), AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    env = AirflowHome.at(tmp_path / "home").env()
     found = json.loads(subprocess.check_output([str(python), "-c", probe], env=env, cwd=tmp_path, timeout=120))
     assert found["file"].startswith(str(site)), found  # the wheel's copy, not this checkout
     assert found["dist"].startswith(str(site)), found

@@ -30,6 +30,7 @@ from tests.conftest import (
     task_logs,
     task_states,
 )
+from tests.fakes import FakeTime
 
 pytestmark = pytest.mark.integration
 DAG_FILE = Path(__file__).parent / "dags" / "ts_report_transfer.py"
@@ -133,7 +134,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     assert xcoms[("campaigns", -1)] == [
         {"day": "2026-02-10", "url": f"file://{out}/campaigns/day=2026-02-10/part.csv", "rows": 2}
     ]
-    assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=active"]
+    assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=enabled"]
 
     # One token for the whole run; no GET carried a JSON content type; no temporary file left behind.
     assert emulator.token_requests == 1
@@ -263,17 +264,6 @@ def test_which_days_a_run_covers_without_dates(dag: Any, ts_conn: str, tmp_path:
     assert xcoms[("by_day", -1)][-1]["day"] == yesterday and len(xcoms[("by_day", -1)]) == 3
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_the_rate_limit_never_earns_a_429(
     dag: Any, monkeypatch: pytest.MonkeyPatch, api_key: str, tmp_path: Path
 ) -> None:
@@ -281,7 +271,7 @@ def test_the_rate_limit_never_earns_a_429(
 
     Both clocks are one fake clock that moves only when the limiter sleeps: no real minute passes.
     """
-    fake = FakeTime()
+    fake = FakeTime(1_000_000.0)
     with TrafficStarsEmulator(api_keys=[api_key], rate_limit=(5, 60.0), clock=fake.clock) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key, rate_limit=5))
         rate_limit.install(fingerprint(emu.url, api_key), RateLimiter(5, clock=fake.clock, sleep=fake.sleep))

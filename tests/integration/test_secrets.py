@@ -20,25 +20,24 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.testing import emulator as emulator_module
+from airflow_provider_trafficstars.testing import emulator_http
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import secrets_masker_functions
 from tests.conftest import (
     assert_no_secret,
     conn_json,
     install_dag,
-    new_api_key,
     run_rendered_fields,
     run_xcoms,
     task_logs,
     task_states,
     variable,
 )
+from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
 CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 CAMPAIGNS = "/v1.1/campaigns"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 
@@ -47,14 +46,14 @@ REPORT = "/v1.1/advertiser/custom/report/by-day"
 def id_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every id_token the emulator hands out (it keeps none itself), so the proofs can search for them."""
     seen: list[str] = []
-    real = emulator_module.fake_id_token
+    real = emulator_http.fake_id_token
 
     def recording(access_token: str, record: object) -> str:
         value = real(access_token, record)  # type: ignore[arg-type]
         seen.append(value)
         return value
 
-    monkeypatch.setattr(emulator_module, "fake_id_token", recording)
+    monkeypatch.setattr(emulator_http, "fake_id_token", recording)
     return seen
 
 
@@ -112,7 +111,7 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
 ) -> None:
     hook.get_access_token()
     info = hook.get_session_info()
-    hook.request("GET", CAMPAIGNS, params={"status": ["active", "paused"], "page": 1})
+    hook.request("GET", CAMPAIGNS, params={"status": ["enabled", "paused"], "page": 1})
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-03", "campaign_id": [1, 2]})
     emulator.fail_next(1, 503, path=CAMPAIGNS)  # a retry, logged as a warning
     hook.request("GET", CAMPAIGNS)
@@ -129,7 +128,7 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
     assert_no_secret(text, *all_secrets(emulator, api_key, id_tokens))
     # Not vacuous: urllib3 did log its request lines, query strings included.
     request_lines = [r.getMessage() for r in debug_logging.records if r.name.startswith("urllib3")]
-    assert any("GET /v1.1/campaigns?status%5B%5D=active" in line for line in request_lines), request_lines[:5]
+    assert any("GET /v1.1/campaigns?status%5B%5D=enabled" in line for line in request_lines), request_lines[:5]
     assert any("POST /v1/auth/token" in line for line in request_lines)
 
 
@@ -137,7 +136,7 @@ def test_no_secret_ever_travels_in_a_url(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str, id_tokens: list[str]
 ) -> None:
     hook.get_session_info()
-    hook.request("GET", CAMPAIGNS, params={"status": ["active"]})
+    hook.request("GET", CAMPAIGNS, params={"status": ["enabled"]})
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-01"})
     hook.logout()
     secrets = all_secrets(emulator, api_key, id_tokens)
@@ -269,7 +268,7 @@ def test_dag_run_leaks_nothing_into_logs_xcom_or_rendered_fields(
     everything += task_logs()  # log files, when the logging config writes any (dag.test() on 3.3: none)
     # Not vacuous: the task's own lines, urllib3's request lines and the failing task's traceback with the
     # scrubbed echo are all in the searched text.
-    assert "hook=TrafficStarsHook(" in logs and "GET /v1.1/campaigns?status%5B%5D=active" in logs
+    assert "hook=TrafficStarsHook(" in logs and "GET /v1.1/campaigns?status%5B%5D=enabled" in logs
     assert "TrafficStarsApiError: TrafficStars answered HTTP 404" in everything
     assert "presented credential: ***" in everything
     assert_no_secret(everything, *all_secrets(emulator, api_key, id_tokens))

@@ -20,15 +20,15 @@ from tests.conftest import (
     assert_no_secret,
     conn_json,
     install_dag,
-    new_api_key,
     run_xcoms,
     task_logs,
+    trigger_kwargs,
     variable,
 )
+from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
 DAGS = Path(__file__).parent / "dags"
-TOKEN_VAR = "trafficstars_access_token_trafficstars_default"
 INFO = "/v1/auth/info"
 
 
@@ -88,23 +88,19 @@ def test_sensor_waits_through_503s(
     # Each 503 was one "not yet" poke, not a retry inside a poke (that would log the client's retries).
     assert (out + err).count("TrafficStars is not ready yet") == 2
     assert "TrafficStars POST /v1/auth/info failed" not in out + err
-    stored = json.dumps(xcom) + json.dumps(trigger_kwargs())
+    stored = json.dumps(xcom) + json.dumps(session_trigger_kwargs())
     assert_no_secret(stored + out + err + task_logs(), api_key, *emulator.issued_tokens)
     # The trigger's row holds the connection id, never a credential (Airflow 2's dag.test() runs the
     # trigger inline and stores no row).
     if task_id == "deferrable" and AIRFLOW_V_3:
-        rows = trigger_kwargs()
+        rows = session_trigger_kwargs()
         assert rows and all(set(row) == {"conn_id", "min_ttl", "poke_interval", "timeout_at"} for row in rows)
 
 
-def trigger_kwargs() -> list[dict[str, Any]]:
-    """Return the kwargs of every trigger row in the metadata DB (decrypted)."""
-    from airflow.models.trigger import Trigger
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+def session_trigger_kwargs() -> list[dict[str, Any]]:
+    from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
 
-    with create_session() as session:
-        return [dict(trigger.kwargs) for trigger in session.scalars(select(Trigger))]
+    return trigger_kwargs(TrafficStarsSessionTrigger)
 
 
 def test_sensor_in_reschedule_mode(

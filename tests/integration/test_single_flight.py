@@ -7,13 +7,10 @@ tests release 16 OS processes at once on a cold cache (SQLite, and PostgreSQL wh
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import json
 import logging
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,74 +20,22 @@ import requests_mock as rm
 
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.lease import Lease, LeaseTimings, SingleFlight
+from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
 from airflow_provider_trafficstars.token import AccessToken
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache, VariableTokenCache
-from benchmarks.common import EmulatorProcess, new_api_key
+from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
+from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
+from tests.conftest import HOME
+from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key
 
 BASE = "https://api.example.test"
 KEY = "tsk-single-flight-test-key-0123"
 TOKEN_URL = f"{BASE}/v1/auth/token"
-VAR = "trafficstars_access_token_sf"
-LEASE_VAR = VAR + "_lease"
+VAR = default_token_variable("sf")
+LEASE_VAR = VAR + LEASE_SUFFIX
 TIMINGS = LeaseTimings(jitter=0)  # the jitter is random: tests that count sleeps turn it off
-
-
-class World:
-    """A clock that moves only when someone sleeps, running the events scheduled on it."""
-
-    def __init__(self) -> None:
-        self.now = pendulum.datetime(2026, 11, 27, 6, tz="UTC")
-        self.start = self.now
-        self.sleeps: list[float] = []
-        self._events: list[tuple[pendulum.DateTime, int, Callable[[], None]]] = []
-        self._order = itertools.count()
-
-    def clock(self) -> pendulum.DateTime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now = self.now.add(microseconds=int(seconds * 1_000_000))
-        while self._events and self._events[0][0] <= self.now:
-            heapq.heappop(self._events)[2]()
-
-    def at(self, seconds: float, action: Callable[[], None]) -> None:
-        heapq.heappush(self._events, (self.start.add(microseconds=int(seconds * 1e6)), next(self._order), action))
-
-    @property
-    def elapsed(self) -> float:
-        return (self.now - self.start).total_seconds()
-
-
-class FakeStore:
-    """Variables in a dict, with a log of every operation; ``broken`` makes every call fail."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-        self.log: list[tuple[str, str]] = []
-        self.broken: set[str] = set()
-
-    def _op(self, op: str, key: str) -> None:
-        self.log.append((op, key))
-        if op in self.broken or key in self.broken:
-            raise ConnectionError("store unreachable")
-
-    def get(self, key: str) -> str | None:
-        self._op("get", key)
-        return self.values.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self._op("set", key)
-        self.values[key] = value
-
-    def delete(self, key: str) -> None:
-        self._op("delete", key)
-        self.values.pop(key, None)
-
-    def count(self, op: str, key: str) -> int:
-        return self.log.count((op, key))
 
 
 @pytest.fixture
@@ -99,8 +44,8 @@ def world() -> World:
 
 
 @pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
+def store() -> DictStore:
+    return DictStore()
 
 
 @pytest.fixture
@@ -119,9 +64,7 @@ def token_api(requests_mock: rm.Mocker) -> rm.Mocker:
 
 def make_client(world: World, cache: Any, **config: Any) -> TrafficStarsClient:
     config.setdefault("lease", TIMINGS)
-    return TrafficStarsClient(
-        ClientConfig(base_url=BASE, api_key=KEY, **config), cache, clock=world.clock, sleep=world.sleep
-    )
+    return TrafficStarsClient(ClientConfig(base_url=BASE, api_key=KEY, **config), cache, clock=world, sleep=world.sleep)
 
 
 def other_token(world: World, value: str = "tok-other-0001") -> str:
@@ -136,7 +79,7 @@ def other_lease(holder: str = "0ther0ther0ther0", *, beat: int = 0, done: bool =
 
 
 # -- the lease on a simulated clock ---------------------------------------------------------------
-def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: DictStore, token_api: rm.Mocker):
     client = make_client(world, VariableTokenCache(VAR, store))
     token = client.token()
     assert token_api.call_count == 1
@@ -157,14 +100,14 @@ def test_lease_granted_renews_once_after_the_settle_delay(world: World, store: F
     assert KEY not in store.values[LEASE_VAR] and token.access_token not in store.values[LEASE_VAR]
 
 
-def test_jitter_comes_before_the_first_lease_read(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_jitter_comes_before_the_first_lease_read(world: World, store: DictStore, token_api: rm.Mocker):
     make_client(world, VariableTokenCache(VAR, store), lease=LeaseTimings()).token()
     jitter, settle = world.sleeps
     assert 0 <= jitter <= LeaseTimings().jitter and settle == TIMINGS.settle_min
     assert token_api.call_count == 1
 
 
-def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: DictStore, token_api: rm.Mocker):
     slow_set = store.set
 
     def set_taking_80ms(key: str, value: str) -> None:
@@ -176,7 +119,7 @@ def test_settle_delay_grows_with_a_slow_lease_write(world: World, store: FakeSto
     assert world.sleeps == [pytest.approx(TIMINGS.settle_factor * 0.08)]
 
 
-def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: DictStore, token_api: rm.Mocker):
     # Another process writes its lease during our settle delay (last write wins), then stores a token.
     world.at(0.01, lambda: store.set(LEASE_VAR, other_lease()))
     world.at(0.3, lambda: store.set(VAR, other_token(world)))
@@ -191,7 +134,7 @@ def test_lease_lost_to_another_writer_waits_for_its_token(world: World, store: F
     assert len(store.log) == reads
 
 
-def test_live_lease_found_first_means_no_lease_write(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_live_lease_found_first_means_no_lease_write(world: World, store: DictStore, token_api: rm.Mocker):
     store.values[LEASE_VAR] = other_lease()
     world.at(0.2, lambda: store.set(VAR, other_token(world)))
     token = make_client(world, VariableTokenCache(VAR, store)).token()
@@ -201,7 +144,7 @@ def test_live_lease_found_first_means_no_lease_write(world: World, store: FakeSt
 
 
 def test_dead_holder_is_taken_over_once_its_lease_stops_beating_for_ttl(
-    world: World, store: FakeStore, token_api: rm.Mocker
+    world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
     store.values[LEASE_VAR] = other_lease()  # its holder crashed: the record never changes, no token comes
     client = make_client(world, VariableTokenCache(VAR, store))
@@ -213,7 +156,7 @@ def test_dead_holder_is_taken_over_once_its_lease_stops_beating_for_ttl(
     assert json.loads(store.values[LEASE_VAR])["done"] is True
 
 
-def test_holder_that_beats_forever_costs_a_bounded_wait(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_holder_that_beats_forever_costs_a_bounded_wait(world: World, store: DictStore, token_api: rm.Mocker):
     # Every lease we see is someone else's and beating, by "others" that never store a token.
     beats = itertools.count()
 
@@ -227,7 +170,7 @@ def test_holder_that_beats_forever_costs_a_bounded_wait(world: World, store: Fak
     assert world.elapsed <= TIMINGS.rounds * (TIMINGS.max_wait + TIMINGS.poll_max + TIMINGS.settle_max) + 1
 
 
-def test_a_beating_lease_is_waited_for_beyond_ttl(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_a_beating_lease_is_waited_for_beyond_ttl(world: World, store: DictStore, token_api: rm.Mocker):
     # The holder's token endpoint takes 12 s (more than ttl): its beats keep us waiting for its token.
     for second in range(12):
         world.at(second, lambda n=second: store.set(LEASE_VAR, other_lease(beat=n)))
@@ -238,7 +181,7 @@ def test_a_beating_lease_is_waited_for_beyond_ttl(world: World, store: FakeStore
 
 
 def test_a_dead_lease_with_a_far_future_time_costs_ttl_and_is_overwritten(
-    world: World, store: FakeStore, token_api: rm.Mocker
+    world: World, store: DictStore, token_api: rm.Mocker
 ) -> None:
     # A lease of the old format, written by a holder whose clock ran an hour ahead, who then died.
     ahead = world.now.add(hours=1).isoformat()
@@ -249,7 +192,7 @@ def test_a_dead_lease_with_a_far_future_time_costs_ttl_and_is_overwritten(
     assert json.loads(store.values[LEASE_VAR])["holder"] != "0ther0ther0ther0"  # taken over, then done
 
 
-def test_recently_finished_renewal_is_used_not_repeated(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_recently_finished_renewal_is_used_not_repeated(world: World, store: DictStore, token_api: rm.Mocker):
     # We read the stale token just before another process stored the new one and marked its lease done.
     stale = AccessToken(
         "tok-stale-0001",
@@ -275,7 +218,7 @@ def test_recently_finished_renewal_is_used_not_repeated(world: World, store: Fak
     assert world.sleeps == []
 
 
-def test_failed_renewal_releases_the_lease(world: World, store: FakeStore, requests_mock: rm.Mocker):
+def test_failed_renewal_releases_the_lease(world: World, store: DictStore, requests_mock: rm.Mocker):
     requests_mock.post(TOKEN_URL, status_code=401, json={"error": "invalid_grant"})
     with pytest.raises(TrafficStarsAuthError):
         make_client(world, VariableTokenCache(VAR, store)).token()
@@ -284,7 +227,7 @@ def test_failed_renewal_releases_the_lease(world: World, store: FakeStore, reque
 
 @pytest.mark.parametrize("broken", ["get", "set", LEASE_VAR])
 def test_broken_store_means_renew_myself_with_one_warning(
-    world: World, store: FakeStore, token_api: rm.Mocker, caplog: pytest.LogCaptureFixture, broken: str
+    world: World, store: DictStore, token_api: rm.Mocker, caplog: pytest.LogCaptureFixture, broken: str
 ) -> None:
     store.broken.add(broken)
     client = make_client(world, VariableTokenCache(VAR, store))
@@ -296,7 +239,7 @@ def test_broken_store_means_renew_myself_with_one_warning(
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1
 
 
-def test_single_flight_off_writes_no_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_single_flight_off_writes_no_lease(world: World, store: DictStore, token_api: rm.Mocker):
     make_client(world, VariableTokenCache(VAR, store), single_flight=False).token()
     assert token_api.call_count == 1
     assert {key for _op, key in store.log} == {VAR}
@@ -309,14 +252,14 @@ def test_memory_cache_needs_no_lease(world: World, token_api: rm.Mocker):
     assert world.sleeps == []
 
 
-def test_force_refresh_renews_at_once_without_a_lease(world: World, store: FakeStore, token_api: rm.Mocker):
+def test_force_refresh_renews_at_once_without_a_lease(world: World, store: DictStore, token_api: rm.Mocker):
     store.values[LEASE_VAR] = other_lease()
     make_client(world, VariableTokenCache(VAR, store)).token(force_refresh=True)
     assert token_api.call_count == 1
     assert world.sleeps == []
 
 
-def test_rejected_token_is_replaced_once_for_everyone(world: World, store: FakeStore, requests_mock: rm.Mocker):
+def test_rejected_token_is_replaced_once_for_everyone(world: World, store: DictStore, requests_mock: rm.Mocker):
     # Our token is revoked; another process renews meanwhile; we take its token instead of a new one.
     client = make_client(world, VariableTokenCache(VAR, store))
     requests_mock.post(TOKEN_URL, json={"access_token": "tok-mine-0001", "expires_in": 36000, "token_type": "Bearer"})
@@ -330,7 +273,7 @@ def test_rejected_token_is_replaced_once_for_everyone(world: World, store: FakeS
 
 
 def test_single_flight_runs_renew_directly_for_a_cache_without_lease(world: World) -> None:
-    flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world.clock, sleep=world.sleep)
+    flight = SingleFlight(MemoryTokenCache("x", store={}), clock=world, sleep=world.sleep)
     stored: list[str] = []
     assert flight.run(lambda: None, lambda: "renewed", stored.append) == "renewed"
     assert stored == ["renewed"]
@@ -386,7 +329,8 @@ def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path
         Variable.set("sf_cache_probe", "old")
         assert Variable.get("sf_cache_probe") == "old"  # now cached
         with create_session() as session:  # "another process" writes straight to the DB
-            session.execute(update(Variable).where(Variable.key == "sf_cache_probe").values(val="new"))
+            new = {"val": "new", "is_encrypted": False}  # the test home has a Fernet key: say this one is plain
+            session.execute(update(Variable).where(Variable.key == "sf_cache_probe").values(**new))
         assert Variable.get("sf_cache_probe") == "old"  # Airflow alone would keep serving the stale value
         assert _MetadataVariableStore().get("sf_cache_probe") == "new"
     finally:
@@ -394,19 +338,22 @@ def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path
 
 
 # -- 16 OS processes released together on a cold cache -------------------------------------------
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A throwaway Airflow home for the processes (their metadata DB is the session's, ``HOME.db_url``)."""
+    with AirflowHome.temporary("ts-sf-") as home:
+        yield home.path
+
+
 @pytest.mark.integration
 @pytest.mark.slow
-def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> None:
+def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path, workdir: Path) -> None:
     """16 processes on the session's SQLite metadata DB (PostgreSQL: tests/distributed)."""
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=16) as pool:
-            naive = pool.round(NAIVE_CONN)
-            rounds = [pool.round(LEASE_CONN) for _ in range(2)]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    url = HOME.db_url  # the session's SQLite metadata DB
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=16) as pool:
+        naive = pool.round(NAIVE_CONN)
+        rounds = [pool.round(LEASE_CONN) for _ in range(2)]
     assert naive.token_requests > 2, naive  # the processes really raced
     for got in rounds:
         assert not got.errors, got.errors
@@ -417,24 +364,20 @@ def test_sixteen_processes_on_sqlite_renew_at_most_twice(airflow_db: Path) -> No
 @pytest.mark.integration
 @pytest.mark.slow
 def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_holder_costs_ttl(
-    airflow_db: Path,
+    airflow_db: Path, workdir: Path
 ) -> None:
     """Issue 10: the 5 s lease must outlive a 10 s token answer (beats), and a dead holder is taken over."""
     from airflow.models import Variable
 
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    lease_var = f"trafficstars_access_token_{LEASE_CONN}_lease"
+    url = HOME.db_url  # the session's SQLite metadata DB
+    lease_var = default_token_variable(LEASE_CONN) + LEASE_SUFFIX
     # A holder whose clock ran an hour ahead wrote this lease (old format, with its own expiry), then died.
     ahead = pendulum.now("UTC").add(hours=1).isoformat()
     dead = json.dumps({"holder": "deaddeaddeaddead", "expires_at": ahead, "done": False})
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=6) as pool:
-            slow = pool.round(LEASE_CONN, token_latency=10)
-            taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=6) as pool:
+        slow = pool.round(LEASE_CONN, token_latency=10)
+        taken_over = pool.round(LEASE_CONN, before_go=lambda: Variable.set(lease_var, dead))
     assert not slow.errors and not taken_over.errors
     assert slow.token_requests == 1, slow
     assert min(slow.latencies) >= 10  # every process waited for the one slow renewal
@@ -447,17 +390,13 @@ def test_six_processes_and_a_slow_token_endpoint_make_one_request_and_a_dead_hol
 @pytest.mark.integration
 @pytest.mark.slow
 def test_five_triggers_in_one_loop_and_two_workers_on_a_cold_cache_make_one_token_request(
-    airflow_db: Path,
+    airflow_db: Path, workdir: Path
 ) -> None:
     """Issue 10: a triggerer's triggers renew through the same policy as the workers, lease included."""
     key = new_api_key()
-    url = f"sqlite:///{airflow_db}/airflow.db"
-    tmp = Path(tempfile.mkdtemp(prefix="ts-sf-"))
-    try:
-        with EmulatorProcess(key, workdir=tmp) as emu, ContentionPool(url, tmp, emu, key, n=3) as pool:
-            rounds = [pool.round(LEASE_CONN, triggers={0: 5}) for _ in range(2)]
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    url = HOME.db_url  # the session's SQLite metadata DB
+    with EmulatorProcess(key, workdir=workdir) as emu, ContentionPool(url, workdir, emu, key, n=3) as pool:
+        rounds = [pool.round(LEASE_CONN, triggers={0: 5}) for _ in range(2)]
     for got in rounds:
         assert not got.errors, got.errors
         assert got.token_requests == 1, got
@@ -475,7 +414,7 @@ def test_hook_writes_the_lease_variable_only_with_single_flight(
         "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, single_flight=single_flight)
     )
     token = TrafficStarsHook().get_access_token()
-    lease = variable("trafficstars_access_token_trafficstars_default_lease")
+    lease = variable(TOKEN_VAR + LEASE_SUFFIX)
     assert emulator.token_requests == 1
     if single_flight:
         assert lease is not None and json.loads(lease)["done"] is True

@@ -6,7 +6,6 @@ import threading
 import time
 from typing import Any
 
-import pendulum
 import pytest
 import requests
 import requests_mock as rm
@@ -20,6 +19,7 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
+from tests.fakes import Clock, Waits
 
 BASE = "https://api.example.test"
 KEY = "tsk-unit-test-key-0123456789"
@@ -27,19 +27,9 @@ TOKEN_URL = f"{BASE}/v1/auth/token"
 GOOD = {"access_token": "tok-0001-abcdef", "expires_in": 36000, "token_type": "Bearer", "id_token": "a.b.c"}
 
 
-class Clock:
-    """An injected clock: tests move time instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = pendulum.datetime(2026, 11, 27, 10, tz="UTC")
-
-    def __call__(self) -> pendulum.DateTime:
-        return self.now
-
-
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
+def sleeps() -> Waits:
+    return Waits()
 
 
 @pytest.fixture
@@ -47,12 +37,12 @@ def clock() -> Clock:
     return Clock()
 
 
-def make_client(clock: Clock, sleeps: list[float], base: str = BASE, **config: Any) -> TrafficStarsClient:
+def make_client(clock: Clock, sleeps: Waits, base: str = BASE, **config: Any) -> TrafficStarsClient:
     return TrafficStarsClient(
         ClientConfig(base_url=base, api_key=KEY, **config),
         MemoryTokenCache(f"test-{id(clock)}", store={}),
         clock=clock,
-        sleep=sleeps.append,
+        sleep=sleeps,
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from airflow_provider_trafficstars.testing import TrafficStarsEmulator
+from airflow_provider_trafficstars.testing.emulator import DEFAULT_PORT
+from airflow_provider_trafficstars.testing.emulator import main as emulator_main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -170,14 +172,12 @@ def test_drop_next_closes_the_connection(emu: TrafficStarsEmulator, session: req
 
 def test_latency_causes_client_timeouts(emu: TrafficStarsEmulator, session: requests.Session) -> None:
     token = get_token(emu, session)
-    emu.set_latency(0.6, path=CAMPAIGNS)
-    started = time.monotonic()
+    emu.set_latency(60, path=CAMPAIGNS)  # a minute: only the client's timeout can end the call
     with pytest.raises(requests.Timeout):
-        session.get(emu.url + CAMPAIGNS, headers=bearer(token), timeout=0.15)
-    assert time.monotonic() - started < 0.5
-    assert session.post(emu.url + INFO, headers=bearer(token), timeout=0.5).status_code == 200
+        session.get(emu.url + CAMPAIGNS, headers=bearer(token), timeout=0.5)
+    assert session.post(emu.url + INFO, headers=bearer(token), timeout=5).status_code == 200  # other paths: at once
     emu.set_latency(0, path=CAMPAIGNS)
-    assert session.get(emu.url + CAMPAIGNS, headers=bearer(token), timeout=0.5).status_code == 200
+    assert session.get(emu.url + CAMPAIGNS, headers=bearer(token), timeout=5).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -244,8 +244,8 @@ def test_campaigns_are_deterministic(session: requests.Session) -> None:
     assert answers[0] == answers[1]
     campaigns = answers[0]["response"]
     assert [c["id"] for c in campaigns] == [1, 2, 3, 4, 5]
-    assert {c["status"] for c in campaigns} == {"active", "paused"}
-    assert all(isinstance(c["name"], str) and isinstance(c["daily_budget"], float) for c in campaigns)
+    assert [c["status"] for c in campaigns] == ["enabled", "enabled", "paused", "enabled", "enabled"]
+    assert all(set(c) == {"id", "name", "status"} and isinstance(c["name"], str) for c in campaigns)
 
 
 # -- control over HTTP, concurrency, lifecycle --------------------------------------------------------
@@ -260,9 +260,9 @@ def test_control_endpoints_over_http_are_not_counted(emu: TrafficStarsEmulator, 
     assert session.post(control + "advance", json={"seconds": 36001}).ok
     assert_invalid_token(session.get(emu.url + CAMPAIGNS, headers=bearer(token), timeout=5))
     token = get_token(emu, session)
-    assert session.post(control + "latency", json={"seconds": 0.5, "path": INFO}).ok
+    assert session.post(control + "latency", json={"seconds": 60, "path": INFO}).ok
     with pytest.raises(requests.Timeout):
-        session.post(emu.url + INFO, headers=bearer(token), timeout=0.1)
+        session.post(emu.url + INFO, headers=bearer(token), timeout=0.5)
     assert session.post(control + "latency", json={"seconds": 0, "path": INFO}).ok
     assert session.post(control + "revoke").ok
     stats = session.get(control + "stats", timeout=5).json()
@@ -336,3 +336,22 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr
     assert "cli-key" not in stderr
+
+
+def test_cli_default_port_is_not_airflows_and_a_taken_port_names_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 8080: Airflow's API server; 8793/8794: its worker and triggerer log servers; 5555: Flower.
+    assert DEFAULT_PORT not in (8080, 8793, 8794, 5555) and 1024 < DEFAULT_PORT < 32768
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "--port 8080" not in readme and "127.0.0.1:8080" not in readme
+    assert f"127.0.0.1:{DEFAULT_PORT}" in readme
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as info:
+            emulator_main(["--port", str(port)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1 port {port} is already in use" in err and "--port" in err

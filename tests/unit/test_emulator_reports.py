@@ -208,7 +208,7 @@ def test_campaign_list_filters_status_arrays(get: Any) -> None:
     every = get("/v1.1/campaigns").json()["response"]
     paused = get("/v1.1/campaigns", {"status[]": ["paused"]}).json()["response"]
     assert paused == [c for c in every if c["status"] == "paused"] and 0 < len(paused) < len(every)
-    assert get("/v1.1/campaigns", {"status[]": ["paused", "active"]}).json()["response"] == every
+    assert get("/v1.1/campaigns", {"status[]": ["paused", "enabled"]}).json()["response"] == every
     assert get("/v1.1/campaigns", {"status": "paused"}).status_code == 400
 
 

@@ -32,12 +32,12 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.token import MAX_LIFETIME, AccessToken, fingerprint
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
+from tests.fakes import T0, Clock, Waits
 
 BASE = "https://api.example.test"
 KEY = "tsk-fuzz-key-0123456789abcdef"
 FP = fingerprint(BASE, KEY)
 TOKEN_URL = BASE + urls.TOKEN_PATH
-T0 = pendulum.datetime(2026, 11, 27, 10, 0, 0, tz="UTC")
 GOOD = {"access_token": "tok-good-0123456789", "expires_in": 36000, "token_type": "Bearer"}
 #: The token answers we fuzz carry secrets with this prefix, so a leak into a message is found.
 SECRET_PREFIX = "SECRETTOKEN"
@@ -128,8 +128,8 @@ def make_client(cache: MemoryTokenCache, clock_now: pendulum.DateTime = T0) -> T
     return TrafficStarsClient(
         ClientConfig(base_url=BASE, api_key=KEY, max_retries=0),
         cache,
-        clock=lambda: clock_now,
-        sleep=lambda _s: None,
+        clock=Clock(clock_now),
+        sleep=Waits(),
     )
 
 

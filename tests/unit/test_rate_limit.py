@@ -15,27 +15,10 @@ from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, RateLimiter
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
+from tests.fakes import FakeTime
 
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 QUERY = {"date_from": "2026-01-01", "date_to": "2026-01-01"}
-
-
-class FakeTime:
-    """A clock that only moves when someone sleeps (thread-safe): the limiter's and the emulator's time."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-        self._lock = threading.Lock()
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.slept.append(seconds)
-            self.now += seconds
 
 
 def test_the_first_calls_go_at_once_then_each_waits_a_window_plus_margin() -> None:

@@ -11,6 +11,8 @@ import logging
 
 import pendulum
 
+from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
+
 try:
     from airflow.sdk import dag, task
 except ImportError:  # Airflow 2
@@ -48,7 +50,7 @@ def faults_secrets() -> None:
         hook = TrafficStarsHook()
         token = hook.get_token()
         info = hook.get_session_info()
-        campaigns = hook.request("GET", "/v1.1/campaigns", params={"status": ["active", "paused"]}).json()
+        campaigns = hook.request("GET", "/v1.1/campaigns", params={"status": ["enabled", "paused"]}).json()
         log.info("hook=%s client=%r token=%s cache=%r", hook, hook.client, token, hook.client.cache)
         log.info("config=%r", hook.client.config)
         return {
@@ -75,7 +77,7 @@ def faults_secrets() -> None:
     first = use_hook()
     second = templated(
         endpoint="/v1.1/{{ params.resource }}",
-        cached="{{ var.value.trafficstars_access_token_trafficstars_default }}",
+        cached="{{ var.value." + default_token_variable("trafficstars_default") + " }}",
     )
     first >> second >> fails()
 

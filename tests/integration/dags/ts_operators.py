@@ -34,7 +34,7 @@ with DAG(
     count = TrafficStarsApiOperator(
         task_id="count",
         endpoint="/v1.1/{{ 'campaigns' }}",
-        query_params={"status": ["active", "paused"], "day": "{{ ds }}"},
+        query_params={"status": ["enabled", "paused"], "day": "{{ ds }}"},
         headers={"X-Run": "{{ run_id }}"},
         response_filter=count_campaigns,
     )

@@ -45,5 +45,5 @@ with DAG(
         **COMMON,
     )
     TrafficStarsReportToStorageOperator(
-        task_id="campaigns", report="campaigns", filters={"status": ["active"]}, **COMMON
+        task_id="campaigns", report="campaigns", filters={"status": ["enabled"]}, **COMMON
     )

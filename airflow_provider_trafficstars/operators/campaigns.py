@@ -1,0 +1,206 @@
+"""Operators that change campaigns: run or pause them, and set their bid and daily budget, safely.
+
+Both read before they write, so a rerun changes nothing and says so; both take ``dry_run`` (read, compute,
+log what would change, change nothing, return the same shape); and TrafficStars' failures inside an HTTP
+200 fail the task with a typed error instead of passing unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_trafficstars import campaigns
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsApiError,
+    TrafficStarsConfigError,
+    TrafficStarsPartialFailureError,
+)
+from airflow_provider_trafficstars.operators.trafficstars import DEFAULT_CONN_ID, _TrafficStarsOperator
+
+if TYPE_CHECKING:
+    from airflow_provider_trafficstars._compat import Context
+
+#: Statuses that make a change fail for sure: a dry run reports these campaigns in ``failed``.
+_UNCHANGEABLE = frozenset({"rejected"})
+
+
+class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
+    """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...]}``.
+
+    The campaigns are read first (``GET /v1.1/campaigns``, and ``GET /v1.1/campaigns/{id}`` for an id that
+    list lacks): those already in the requested state (``enabled`` for run, ``paused`` for pause) are
+    ``unchanged`` and not sent, so a rerun changes nothing and says so. The others are sent in batches of
+    ``batch_size`` (``PUT /v2/campaigns/run|pause``). TrafficStars answers 200 even when it could not
+    change a campaign (unknown, rejected, ...): such ids are ``failed``. With ``dry_run`` nothing is sent:
+    ``changed`` lists what would change, ``failed`` the campaigns that do not exist or are rejected.
+
+    :param campaign_ids: the campaigns: a list, or an XCom holding one (``XComArg`` or a template) (templated).
+    :param state: ``"run"`` or ``"pause"``.
+    :param fail_on_partial: fail with :class:`~.exceptions.TrafficStarsPartialFailureError` naming the failed
+        ids (after sending every batch); with False, return them in ``failed`` and succeed.
+    :param dry_run: read and log what would change, change nothing (templated, as the attribute
+        ``dry_run_flag``: ``"{{ params.dry_run }}"`` works).
+    :param batch_size: ids per call (default :data:`~.campaigns.DEFAULT_BATCH_SIZE`, at most 1000).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    """
+
+    template_fields: Sequence[str] = ("campaign_ids", "dry_run_flag")
+    template_fields_renderers = {"campaign_ids": "json"}
+
+    def __init__(
+        self,
+        *,
+        campaign_ids: Any,
+        state: str,
+        fail_on_partial: bool = True,
+        dry_run: bool | str = False,
+        batch_size: int = campaigns.DEFAULT_BATCH_SIZE,
+        trafficstars_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(trafficstars_conn_id=trafficstars_conn_id, **kwargs)
+        if isinstance(campaign_ids, (list, tuple)) and not any(isinstance(v, str) for v in campaign_ids):
+            campaigns.parse_campaign_ids(campaign_ids)  # a typo fails the DAG's import, not a run
+        self.campaign_ids = campaign_ids
+        self.state = campaigns.check_state(state)
+        self.fail_on_partial = fail_on_partial
+        self.dry_run_flag = dry_run  # BaseOperator.dry_run is a method: not shadowed
+        self.batch_size = campaigns.check_batch_size(batch_size)
+
+    def execute(self, context: Context) -> dict[str, list[int]]:
+        ids = campaigns.parse_campaign_ids(self.campaign_ids)
+        dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
+        target = campaigns.STATE_STATUS[self.state]
+        unchanged: list[int] = []
+        to_send: list[int] = []
+        doomed: list[int] = []  # a dry run's predicted failures
+        statuses = self._statuses(ids)
+        for cid in ids:
+            status = statuses[cid]
+            if status == target:
+                unchanged.append(cid)
+            else:
+                to_send.append(cid)
+                if status is None or status in _UNCHANGEABLE:
+                    doomed.append(cid)
+        if dry_run:
+            changed = [cid for cid in to_send if cid not in doomed]
+            self.log.info(
+                "Dry run: would %s campaigns %s; already %s: %s; would fail: %s. Nothing was sent.",
+                self.state, changed, target, unchanged, doomed,
+            )  # fmt: skip
+            return {"changed": changed, "failed": doomed, "unchanged": unchanged}
+        changed, failed = [], []
+        for batch in campaigns.batches(to_send, self.batch_size):
+            result = self.hook.set_campaigns_state(batch, self.state)
+            changed += result["success"]
+            failed += result["failed"]
+        self.log.info(
+            "TrafficStars: %s campaigns %s; already %s: %s; failed: %s.", self.state, changed, target, unchanged, failed
+        )
+        if failed and self.fail_on_partial:
+            raise TrafficStarsPartialFailureError(
+                f"TrafficStars could not {self.state} campaigns {failed} (changed: {changed}, already {target}: "
+                f"{unchanged}). Check their status in TrafficStars (rejected, unknown id), or set "
+                "fail_on_partial=False to carry on.",
+                failed=failed,
+                changed=changed,
+                unchanged=unchanged,
+            )
+        return {"changed": changed, "failed": failed, "unchanged": unchanged}
+
+    def _statuses(self, ids: list[int]) -> dict[int, str | None]:
+        """Return each campaign's status (None: TrafficStars does not know the id).
+
+        One ``GET /v1.1/campaigns`` gives most of them; an id it does not list (another page of a long
+        list, or an unknown id) is read on its own (``GET /v1.1/campaigns/{id}``; 404 means unknown).
+        """
+        if not ids:
+            return {}
+        listed = campaigns.statuses_of(self.hook.get_campaigns())
+        found: dict[int, str | None] = {cid: listed[cid] for cid in ids if cid in listed}
+        for cid in ids:
+            if cid not in found:
+                try:
+                    found[cid] = str(self.hook.get_campaign(cid)["status"])
+                except TrafficStarsApiError as exc:
+                    if exc.status_code != 404:
+                        raise
+                    found[cid] = None
+        return found
+
+
+class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
+    """Set a campaign's bid (``price``) and/or daily budget (``max_daily``); return the before/after values.
+
+    The campaign is read first; with ``max_change`` a value that would move by more than that fraction of
+    its current value (0.5: 50 %) is refused with :class:`~.exceptions.TrafficStarsGuardError` and nothing is
+    sent, so a typo in a DAG cannot multiply spend. Only the values that differ are sent
+    (``PATCH /v1.1/campaigns/{id}``); a rerun sends nothing. The XCom:
+    ``{"campaign_id", "before": {field: value}, "after": {field: value}, "changed": [fields]}``.
+
+    :param campaign_id: the campaign (templated).
+    :param price: the new bid (templated).
+    :param max_daily: the new daily budget (templated).
+    :param max_change: the largest relative move allowed per run, e.g. 0.5; None: no guard (templated).
+    :param dry_run: read, check and log what would change, change nothing (templated, as ``dry_run_flag``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    """
+
+    template_fields: Sequence[str] = ("campaign_id", "price", "max_daily", "max_change", "dry_run_flag")
+
+    def __init__(
+        self,
+        *,
+        campaign_id: int | str,
+        price: float | str | None = None,
+        max_daily: float | str | None = None,
+        max_change: float | str | None = None,
+        dry_run: bool | str = False,
+        trafficstars_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(trafficstars_conn_id=trafficstars_conn_id, **kwargs)
+        if price is None and max_daily is None:
+            raise TrafficStarsConfigError(f"Task {self.task_id!r}: give price or max_daily (or both) to change.")
+        # Values given as such (not templates) are checked now: a typo fails the DAG's import, not a run.
+        if not isinstance(campaign_id, str):
+            campaigns.parse_campaign_id(campaign_id)
+        for name, value in (("price", price), ("max_daily", max_daily)):
+            if value is not None and not isinstance(value, str):
+                campaigns.parse_amount(value, name)
+        if not isinstance(max_change, str):
+            campaigns.parse_max_change(max_change)
+        self.campaign_id = campaign_id
+        self.price = price
+        self.max_daily = max_daily
+        self.max_change = max_change
+        self.dry_run_flag = dry_run  # BaseOperator.dry_run is a method: not shadowed
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        cid = campaigns.parse_campaign_id(self.campaign_id)
+        wanted = {
+            field: campaigns.parse_amount(value, field)
+            for field, value in (("price", self.price), ("max_daily", self.max_daily))
+            if value is not None and not (isinstance(value, str) and value.strip() in ("", "None"))
+        }
+        if not wanted:
+            raise TrafficStarsConfigError(f"Task {self.task_id!r}: price and max_daily both rendered empty.")
+        max_change = campaigns.parse_max_change(self.max_change)
+        dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
+        plan = campaigns.plan_update(cid, self.hook.get_campaign(cid), wanted, max_change)
+        changes = {field: plan["after"][field] for field in plan["changed"]}
+        if not changes:
+            self.log.info("Campaign %s already has %s: nothing to send.", cid, plan["after"])
+            return plan
+        if dry_run:
+            self.log.info("Dry run: would set campaign %s from %s to %s; nothing sent.", cid, plan["before"], changes)
+            return plan
+        answer = self.hook.update_campaign(cid, **changes)
+        for field in plan["after"]:
+            confirmed = campaigns.campaign_value(answer or {}, field)
+            if confirmed is not None:
+                plan["after"][field] = confirmed  # what TrafficStars says it stored (it may round a bid)
+        self.log.info("Updated campaign %s: %s -> %s.", cid, plan["before"], plan["after"])
+        return plan

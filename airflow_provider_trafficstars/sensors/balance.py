@@ -1,0 +1,37 @@
+"""TrafficStarsBalanceSensor: wait until the TrafficStars account balance reaches an amount."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_trafficstars.campaigns import parse_amount
+from airflow_provider_trafficstars.sensors.base import TrafficStarsPollingSensor
+from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
+
+
+class TrafficStarsBalanceSensor(TrafficStarsPollingSensor):
+    """Wait until the account balance is at least ``min_balance``; the XCom is ``{"balance", "min_balance"}``.
+
+    A poke (or a poll of :class:`~airflow_provider_trafficstars.triggers.balance.TrafficStarsBalanceTrigger`
+    in deferrable mode) reads ``GET /v2/userinfo/balance`` with the shared token. HTTP 429, 5xx and network
+    errors mean "not yet"; an answer without a balance fails the task.
+
+    :param min_balance: the balance to wait for, in the account's currency (templated).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param poke_interval: seconds between pokes.
+    """
+
+    template_fields: Sequence[str] = ("min_balance",)
+    trigger_class = TrafficStarsBalanceTrigger
+
+    def __init__(self, *, min_balance: float | str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(min_balance, str):  # a template is checked once rendered, still before any call
+            parse_amount(min_balance, "min_balance", allow_zero=True)
+        self.min_balance = min_balance
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        # The trigger checks min_balance (after templating, before any call).
+        return {"min_balance": self.min_balance}

@@ -1,0 +1,148 @@
+"""
+### TrafficStars: pause the campaigns whose cost per lead runs over a limit
+
+An hourly guard rail on spend. Every hour it reads today's by-campaign report, computes each campaign's
+cost per lead (CPA) and pauses those above the DAG param `max_cpa`. It is safe to run again at any
+time: a campaign already paused is left alone and reported as `unchanged`.
+
+1. **todays_report**: `advertiser/by-campaign` for the day of the run (in the connection's
+   `report_timezone`, UTC by default), through `TrafficStarsHook.get_report`.
+2. **find_over_limit**: spend / leads per campaign; a campaign without a lead yet counts as over the
+   limit once its spend alone exceeds `max_cpa` (even a lead now could not bring it under). Its XCom:
+   `ids` (the campaigns to pause) and `campaigns` (their cost, leads and CPA).
+3. **needs_approval**: pausing more than `approval_threshold` campaigns at once (not in a dry run)
+   asks a human first, on Airflow 3.1+ (Airflow's human-in-the-loop `ApprovalOperator`:
+   *Required actions* in the UI). On older Airflow there is no such step: it is skipped with a log line.
+4. **approve_pausing**: the approval. "Reject", or no answer within 50 minutes, pauses nothing.
+5. **pause_over_limit** (`TrafficStarsCampaignStateOperator`): `PUT /v2/campaigns/pause` in batches. A
+   campaign TrafficStars could not pause (rejected, unknown) fails the task, naming it.
+
+Params: `max_cpa` (default 20), `dry_run` (default **true**: it reads, computes and logs what it would
+pause, and changes nothing; trigger with `{"dry_run": false}` to act), `approval_threshold` (default 5).
+
+Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import pendulum
+
+try:  # Airflow 3
+    from airflow.sdk import Param, dag, task
+except ImportError:  # Airflow 2.10 / 2.11
+    from airflow.decorators import dag, task
+    from airflow.models.param import Param
+
+try:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+except ImportError:  # Airflow 2 without the standard provider
+    from airflow.operators.empty import EmptyOperator  # type: ignore[no-redef,unused-ignore]
+
+try:  # human-in-the-loop operators: the standard provider on Airflow 3.1+
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+except Exception:  # ImportError, or "Human in the loop functionality needs Airflow 3.1+."
+    ApprovalOperator = HITLOperator = None
+
+from airflow_provider_trafficstars import reports
+from airflow_provider_trafficstars.campaigns import campaigns_over_cpa
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
+
+REPORT = "advertiser/by-campaign"
+APPROVAL_WAIT = timedelta(minutes=50)  # then "Reject": a run ends before the next hourly one starts
+log = logging.getLogger(__name__)
+
+
+def run_day(context: dict[str, Any], zone: str) -> str:
+    """Return the day a run looks at: the day of its run time in ``zone`` (a manual run may have no date)."""
+    dag_run = context.get("dag_run")
+    moment: datetime | None = context.get("data_interval_end") or getattr(dag_run, "run_after", None)
+    when = pendulum.instance(moment) if moment is not None else pendulum.now("UTC")
+    return when.astimezone(reports.report_timezone(zone)).date().isoformat()
+
+
+def approval_wait() -> dict[str, timedelta]:
+    """Return the approval's time limit argument: ``response_timeout`` in newer standard providers (on Airflow
+    3.3 an ``execution_timeout`` is moved there with a deprecation warning), ``execution_timeout`` before."""
+    newer = "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+    return {"response_timeout" if newer else "execution_timeout": APPROVAL_WAIT}
+
+
+@dag(
+    dag_id="example_trafficstars_campaign_guard",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    doc_md=__doc__,
+    params={
+        "max_cpa": Param(20.0, type="number", exclusiveMinimum=0, description="Pause above this cost per lead."),
+        "dry_run": Param(True, type="boolean", description="Only log what would be paused."),
+        "approval_threshold": Param(
+            5, type="integer", minimum=0, description="Ask a human before pausing more campaigns than this."
+        ),
+    },
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
+    tags=["example", "trafficstars"],
+)
+def example_trafficstars_campaign_guard() -> None:
+    @task
+    def todays_report(**context: Any) -> dict[str, Any]:
+        """Return ``{"day", "rows"}``: today's spend and leads of each campaign."""
+        hook = TrafficStarsHook()
+        day = run_day(context, hook.client.config.report_timezone)
+        rows = hook.get_report(REPORT, date_from=day, date_to=day)
+        keep = ("campaign_id", "amount", "leads")
+        return {"day": day, "rows": [{k: row.get(k) for k in keep} for row in rows]}
+
+    @task(multiple_outputs=True)
+    def find_over_limit(report: dict[str, Any], **context: Any) -> dict[str, Any]:
+        over = campaigns_over_cpa(report["rows"], context["params"]["max_cpa"])
+        log.info("%s: %d campaigns over a CPA of %s: %s", report["day"], len(over), context["params"]["max_cpa"], over)
+        return {"ids": [c["campaign_id"] for c in over], "campaigns": over}
+
+    @task.branch
+    def needs_approval(ids: list[int], **context: Any) -> str:
+        params = context["params"]
+        if params["dry_run"] or len(ids) <= params["approval_threshold"]:
+            return "pause_over_limit"
+        if ApprovalOperator is None:
+            log.info(
+                "Pausing %d campaigns, more than approval_threshold=%s: human approval needs Airflow 3.1+, so "
+                "that step is skipped on this Airflow.",
+                len(ids),
+                params["approval_threshold"],
+            )
+            return "pause_over_limit"
+        return "approve_pausing"
+
+    over = find_over_limit(todays_report())
+    if ApprovalOperator is not None:
+        approve = ApprovalOperator(
+            task_id="approve_pausing",
+            subject="Pause {{ ti.xcom_pull(task_ids='find_over_limit', key='ids') | length }} TrafficStars campaigns?",
+            body="Cost per lead above {{ params.max_cpa }} today:\n\n"
+            "{% for c in ti.xcom_pull(task_ids='find_over_limit', key='campaigns') %}"
+            "- campaign {{ c.campaign_id }}: spent {{ c.cost }}, {{ c.leads | int }} leads\n{% endfor %}",
+            defaults="Reject",  # no answer in time: pause nothing
+            **approval_wait(),
+        )
+    else:  # a placeholder the branch always skips
+        approve = EmptyOperator(task_id="approve_pausing")
+    pause = TrafficStarsCampaignStateOperator(
+        task_id="pause_over_limit",
+        campaign_ids=over["ids"],
+        state="pause",
+        dry_run="{{ params.dry_run }}",
+        trigger_rule="none_failed_min_one_success",  # after the approval, or straight from the branch
+    )
+    needs_approval(over["ids"]) >> [approve, pause]
+    approve >> pause
+
+
+example_trafficstars_campaign_guard()
