@@ -3,8 +3,9 @@
 The session example, then the report ETL (four reports to files under .demo/reports/) and the load DAG
 (into the SQLite database .demo/warehouse.db), then the ETL and the load once more, to show that a rerun
 replaces the days it loads instead of adding them twice; last the campaign guard-rail in dry-run mode.
-The emulator enforces the API's rate limit (100 calls per 60 s). With TRAFFICSTARS_API_KEY set, the same DAGs run against the real API
-(TRAFFICSTARS_HOST overrides the base URL). Everything lives under .demo/ and is recreated on each run.
+The emulator enforces the API's rate limit (100 calls per 60 s). With TRAFFICSTARS_API_KEY set, the same
+DAGs run against the real API (TRAFFICSTARS_HOST overrides the base URL). Everything lives under .demo/ and
+is recreated on each run.
 """
 
 from __future__ import annotations
