@@ -188,7 +188,8 @@ def connection_config(
             reason="missing_api_key",
         )
     try:
-        raw_extra = json.loads(conn.extra) if isinstance(conn.extra, str) and conn.extra.strip() else {}
+        extra = getattr(conn, "extra", None)
+        raw_extra = json.loads(extra) if isinstance(extra, str) and extra.strip() else extra or {}
     except ValueError:
         raise TrafficStarsConfigError(
             f'Connection {conn_id!r}: extra is not valid JSON; write a JSON object such as {{"timeout": 30}}.'
