@@ -1,4 +1,10 @@
-"""The one place that knows how Airflow versions differ (import paths, Variable API, task context)."""
+"""What Airflow's own compatibility layer does not cover: Variables and connections inside and outside a task,
+the secrets masker, and the version flags.
+
+Task-facing names (``BaseHook``, ``BaseOperator``, ``BaseSensorOperator``, ``PokeReturnValue``, ``conf``, the
+``Airflow*Exception`` classes, ...) come from ``airflow.providers.common.compat.sdk``, as in the official
+providers.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from airflow import __version__ as AIRFLOW_VERSION
+from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHook
 from packaging.version import Version
 
 if TYPE_CHECKING:
@@ -14,8 +21,8 @@ if TYPE_CHECKING:
 _base_version = Version(Version(AIRFLOW_VERSION).base_version)
 AIRFLOW_V_3 = _base_version >= Version("3.0")
 # What each 3.x minor added to the Task SDK that we use (checked against the installed wheels):
-AIRFLOW_V_3_1 = _base_version >= Version("3.1")  # airflow.sdk.BaseHook, BaseHook.aget_connection
-AIRFLOW_V_3_2 = _base_version >= Version("3.2")  # airflow.sdk.conf, airflow.sdk.exceptions.Airflow*
+AIRFLOW_V_3_1 = _base_version >= Version("3.1")  # BaseHook.aget_connection, airflow.sdk.execution_time.cache
+AIRFLOW_V_3_2 = _base_version >= Version("3.2")  # the connection form from conn-fields (get_provider_info)
 AIRFLOW_V_3_3 = _base_version >= Version("3.3")  # airflow.sdk.log.amask_secret
 
 log = logging.getLogger(__name__)
@@ -28,43 +35,15 @@ if AIRFLOW_V_3 and _base_version < Version("3.0.6"):
         "its task log. Upgrade Airflow (pip install 'apache-airflow>=3.0.6')."
     )
 
-if AIRFLOW_V_3_2:
-    from airflow.sdk import conf as conf
-    from airflow.sdk.exceptions import (
-        AirflowFailException,
-        AirflowNotFoundException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-    )
-else:  # pragma: no cover - exercised by the Airflow 2.11 / 3.0 legs of the version matrix
-    from airflow.configuration import conf  # type: ignore[no-redef,assignment,unused-ignore]
-    from airflow.exceptions import (  # type: ignore[no-redef,assignment,unused-ignore]
-        AirflowFailException,
-        AirflowNotFoundException,
-        AirflowSensorTimeout,
-        AirflowSkipException,
-    )
-
-if AIRFLOW_V_3_1:
-    from airflow.sdk import BaseHook
-else:  # pragma: no cover - Airflow 2.x and 3.0 keep BaseHook in airflow.hooks.base
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined,unused-ignore]
-
 if AIRFLOW_V_3:
-    from airflow.sdk import BaseOperator, BaseSensorOperator, PokeReturnValue
     from airflow.sdk.log import mask_secret as _mask_secret
 else:  # pragma: no cover - exercised by the Airflow 2 leg of the version matrix
-    from airflow.models import BaseOperator  # type: ignore[no-redef,assignment,unused-ignore]
-    from airflow.sensors.base import (  # type: ignore[no-redef,assignment,unused-ignore]
-        BaseSensorOperator,
-        PokeReturnValue,
-    )
     from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,unused-ignore]
         mask_secret as _mask_secret,
     )
 
 if TYPE_CHECKING:
-    from airflow.sdk import Connection, Context  # noqa: F401  (re-exported for type hints only)
+    from airflow.sdk import Connection
 
 
 def mask_secret(value: str) -> None:
@@ -88,22 +67,44 @@ async def amask_secret(value: str) -> None:
         log.debug("Could not register a value with the secrets masker.", exc_info=True)
 
 
+def get_connection(conn_id: str) -> Connection:
+    """Return a connection wherever the code runs, from the store that context can reach.
+
+    Inside a task (and on Airflow 2) this is ``BaseHook.get_connection``. Outside one on Airflow 3 (a Python
+    shell, a script) the Task SDK's lookup reads only environment variables and secrets backends, not the
+    metadata DB: a connection it does not find there is then read from the metadata DB, as Airflow's own
+    CLI and API server do (the same decision as :func:`get_variable_store`).
+
+    :param conn_id: the connection id.
+    :raises AirflowNotFoundException: when no store defines ``conn_id``.
+    """
+    try:
+        conn: Connection = BaseHook.get_connection(conn_id)
+        return conn
+    except AirflowNotFoundException:
+        if not AIRFLOW_V_3 or in_task_context():
+            raise
+    from airflow.models.connection import Connection as MetadataConnection
+
+    db_conn: Any = MetadataConnection.get_connection_from_secrets(conn_id)
+    return db_conn  # type: ignore[no-any-return,unused-ignore]
+
+
 async def aget_connection(conn_id: str) -> Connection:
     """Return a connection from async code (a trigger), without blocking the event loop.
 
-    On Airflow 3 this is ``BaseHook.aget_connection``. ``dag.test()`` runs triggers with in-process comms
+    On Airflow 3.1+ this is ``BaseHook.aget_connection``. ``dag.test()`` runs triggers with in-process comms
     that cannot answer async requests, so a connection kept only in the metadata DB is then looked up
-    with the sync call in a worker thread.
+    with :func:`get_connection` in a worker thread (as on Airflow 2 and 3.0, which have no async lookup).
     """
     from asgiref.sync import sync_to_async
 
-    if AIRFLOW_V_3_1:  # Airflow 2.x and 3.0 have no async connection lookup
+    if AIRFLOW_V_3_1:
         try:
-            return await BaseHook.aget_connection(conn_id)
+            return await BaseHook.aget_connection(conn_id)  # type: ignore[no-any-return,unused-ignore]
         except AirflowNotFoundException:
             pass
-    conn: Connection = await sync_to_async(BaseHook.get_connection)(conn_id)
-    return conn
+    return await sync_to_async(get_connection)(conn_id)
 
 
 #: Where each Airflow line keeps the masker's rule for sensitive names (newest first).
@@ -207,17 +208,9 @@ __all__ = [
     "AIRFLOW_V_3_1",
     "AIRFLOW_V_3_2",
     "AIRFLOW_V_3_3",
-    "AirflowFailException",
-    "AirflowNotFoundException",
-    "AirflowSensorTimeout",
-    "AirflowSkipException",
-    "BaseHook",
-    "BaseOperator",
-    "BaseSensorOperator",
-    "PokeReturnValue",
     "aget_connection",
     "amask_secret",
-    "conf",
+    "get_connection",
     "get_variable_store",
     "in_task_context",
     "is_masked_key",

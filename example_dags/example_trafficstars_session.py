@@ -27,11 +27,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pendulum
-
-try:  # Airflow 3
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.10 / 2.11
-    from airflow import DAG
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_trafficstars.operators.trafficstars import (
     TrafficStarsApiOperator,

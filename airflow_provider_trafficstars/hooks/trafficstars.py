@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.common.compat.sdk import BaseHook
+
 from airflow_provider_trafficstars import _compat, campaigns, reports
-from airflow_provider_trafficstars._compat import BaseHook
 from airflow_provider_trafficstars.connection_fields import (
     CONN_TYPE,
     EXTRA_FIELDS,
@@ -85,7 +86,7 @@ class TrafficStarsHook(BaseHook):
 
     # -- building the client ----------------------------------------------------------------------
     def _config(self) -> tuple[ClientConfig, str]:
-        conn = self.get_connection(self.trafficstars_conn_id)
+        conn = _compat.get_connection(self.trafficstars_conn_id)
         return connection_config(
             conn, self.trafficstars_conn_id, is_masked_key=_compat.is_masked_key, max_retries=self._max_retries
         )

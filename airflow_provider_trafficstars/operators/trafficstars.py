@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars._compat import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator
+
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.session_check import check_seconds, require_ttl, session_summary
 
 if TYPE_CHECKING:
     import requests
-
-    from airflow_provider_trafficstars._compat import Context
+    from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_CONN_ID = TrafficStarsHook.default_conn_name
 

@@ -12,13 +12,14 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_trafficstars._compat import (
+from airflow.providers.common.compat.sdk import (
     AirflowFailException,
     AirflowSensorTimeout,
     BaseSensorOperator,
     PokeReturnValue,
     conf,
 )
+
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
@@ -28,7 +29,8 @@ from airflow_provider_trafficstars.exceptions import (
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars._compat import Context
+    from airflow.providers.common.compat.sdk import Context
+
     from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 

@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import pendulum
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 from pendulum import DateTime
 
-from airflow_provider_trafficstars._compat import AirflowNotFoundException
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsAuthError,
     TrafficStarsConfigError,

@@ -10,11 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-
-try:
-    from airflow.sdk import dag, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import dag, task  # type: ignore[no-redef,unused-ignore]
+from airflow.providers.common.compat.sdk import dag, task
 
 
 @dag(

@@ -7,15 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-
-try:
-    from airflow.sdk.exceptions import AirflowNotFoundException
-except ImportError:  # Airflow 2
-    from airflow.exceptions import AirflowNotFoundException  # type: ignore[no-redef,unused-ignore]
 
 pytestmark = pytest.mark.integration
 

@@ -199,7 +199,8 @@ def test_an_undefined_connection_is_an_error_event(store: DictStore, monkeypatch
 
 # -- the sensor's side of the event contract ------------------------------------------------------
 def test_execute_complete_turns_events_into_results_or_errors() -> None:
-    from airflow_provider_trafficstars._compat import AirflowFailException, AirflowSensorTimeout
+    from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
+
     from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
 

@@ -10,25 +10,16 @@ from __future__ import annotations
 import logging
 
 import pendulum
+from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
-
-try:
-    from airflow.sdk import dag, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import dag, task  # type: ignore[no-redef,unused-ignore]
 
 log = logging.getLogger("faults_secrets")
 
 
 def _redact(value: str) -> object:
-    try:
-        from airflow.sdk._shared.secrets_masker import redact
-    except ImportError:
-        try:  # Airflow 3.0
-            from airflow.sdk.execution_time.secrets_masker import redact  # type: ignore[no-redef,unused-ignore]
-        except ImportError:  # Airflow 2
-            from airflow.utils.log.secrets_masker import redact  # type: ignore[no-redef,unused-ignore]
+    from airflow.providers.common.compat.sdk import redact
+
     return redact(value)
 
 

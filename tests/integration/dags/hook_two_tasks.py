@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import pendulum
-
-try:
-    from airflow.sdk import dag, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import dag, task  # type: ignore[no-redef,unused-ignore]
+from airflow.providers.common.compat.sdk import dag, task
 
 
 @dag(schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"), catchup=False, tags=["test"])

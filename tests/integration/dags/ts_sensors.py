@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import pendulum
-
-try:
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment,unused-ignore]
+from airflow.providers.common.compat.sdk import DAG
 
 from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
 
