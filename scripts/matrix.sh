@@ -17,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
-DEFAULT_VERSIONS="2.10.5 2.11.2 3.0.6 3.1.8 3.2.2 3.3.2"
+DEFAULT_VERSIONS="2.11.2 3.0.6 3.1.8 3.2.2 3.3.2"
 if [ "$#" -gt 0 ]; then versions="$*"; else versions="${MATRIX_VERSIONS:-$DEFAULT_VERSIONS}"; fi
 MARKERS="${MATRIX_MARKERS:-not browser and not services}"
 OUT="build/matrix"

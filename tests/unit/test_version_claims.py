@@ -25,10 +25,19 @@ def _words_of(path: str, pattern: str) -> list[str]:
     return match.group(1).split()
 
 
-def airflow_specifier() -> SpecifierSet:
+def dependency_specifier(name: str) -> SpecifierSet:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    (spec,) = [Requirement(d).specifier for d in project["dependencies"] if Requirement(d).name == "apache-airflow"]
+    (spec,) = [Requirement(d).specifier for d in project["dependencies"] if Requirement(d).name == name]
     return spec
+
+
+def airflow_specifier() -> SpecifierSet:
+    return dependency_specifier("apache-airflow")
+
+
+def pinned_version(constraints: Path, name: str) -> Version:
+    (pin,) = re.findall(rf"^{re.escape(name)}==(\S+)$", constraints.read_text(), re.MULTILINE)
+    return Version(pin)
 
 
 def default_version() -> str:
@@ -63,16 +72,28 @@ def test_the_default_version_is_in_the_matrix_and_every_matrix_version_is_claime
         assert Version(version) in spec, f"the matrix runs {version}, which pyproject.toml does not claim"
 
 
-def test_every_claimed_minor_line_is_tested_and_each_major_from_its_oldest_claimed_release() -> None:
+def test_every_claimed_minor_line_is_tested_and_a_floor_inside_a_line_from_that_release() -> None:
+    """A line claimed from x.y.0 stands on its tested release; a floor at x.y.z (3.0.6) is a fix to prove."""
     spec = airflow_specifier()
     tested = sorted(Version(v) for v in matrix_versions())
     claimed_lines = {(major, minor) for major in (2, 3, 4) for minor in range(20) if admitted(spec, major, minor)}
     assert claimed_lines == {(v.major, v.minor) for v in tested}, "one matrix version per claimed minor line"
     for major in {v.major for v in tested}:
         oldest_claimed = min(v for minor in range(20) for v in admitted(spec, major, minor))
-        assert oldest_claimed == min(v for v in tested if v.major == major), (
-            f"pyproject.toml claims Airflow {oldest_claimed}, older than any {major}.x the matrix runs"
-        )
+        if oldest_claimed.micro:
+            assert oldest_claimed == min(v for v in tested if v.major == major), (
+                f"pyproject.toml claims Airflow {oldest_claimed}, older than any {major}.x the matrix runs"
+            )
+
+
+def test_every_constraints_file_pins_a_common_compat_release_the_package_claims() -> None:
+    """The task-facing imports come from common-compat's sdk module: each leg must install a release that has it."""
+    claimed = dependency_specifier("apache-airflow-providers-common-compat")
+    assert claimed, "pyproject.toml must bound apache-airflow-providers-common-compat from below"
+    for version in matrix_versions():
+        constraints = REPO / "constraints" / f"airflow-{version}-py3.11.txt"
+        pin = pinned_version(constraints, "apache-airflow-providers-common-compat")
+        assert pin in claimed, f"{constraints.name} pins common-compat {pin}, outside {claimed}"
 
 
 def test_ci_runs_the_whole_matrix() -> None:
