@@ -27,7 +27,8 @@ HIDDEN_FIELDS = ["login", "schema", "port"]
 RELABELING = {"password": "API key", "host": "Base URL"}
 PLACEHOLDERS = {
     "host": DEFAULT_BASE_URL,
-    "password": "your TrafficStars API key",
+    # Required, but no Airflow form can mark a standard field required (README, "The connection"): say it.
+    "password": "Required: your TrafficStars API key",
     "cache_variable": "trafficstars_access_token_<conn_id>",
     "report_timezone": "UTC",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,17 @@ def test_airflow_start_up_imports_only_the_registration_and_names_resolve_in_a_f
     assert found["heavy"] == []
     assert found["hook"] == "airflow_provider_trafficstars.hooks.trafficstars"
     assert found["sensor"] == "airflow_provider_trafficstars.sensors.trafficstars"
+
+
+def test_the_readme_lists_every_public_class_with_its_module() -> None:
+    readme = (INIT.parents[1] / "README.md").read_text()
+    table = readme[readme.index("Every public class can be imported from the package itself") :]
+    table = table[: table.index("\n\n", table.index("| class |"))]
+    listed: dict[str, str] = {}
+    for row in (line for line in table.splitlines() if line.startswith("| `")):
+        classes, module = row.strip("|").split("|")
+        (module_name,) = re.findall(r"`([\w.]+)`", module)
+        listed.update({name: module_name for name in re.findall(r"`(\w+)`", classes)})
+    emulator_module = listed.pop("TrafficStarsEmulator")
+    assert hasattr(importlib.import_module(emulator_module), "TrafficStarsEmulator")
+    assert listed == package._EXPORTS

@@ -92,6 +92,27 @@ def test_ui_field_behaviour_hides_relabels_and_fills_placeholders() -> None:
     assert set(behaviour["placeholders"]) - {"host", "password"} <= {f.name for f in EXTRA_FIELDS}
 
 
+def test_the_api_key_is_marked_required_the_only_way_airflows_forms_allow() -> None:
+    """No Airflow form can mark a standard field (the password: our API key) required, so its placeholder says it.
+
+    Extras could be required (a ``conn-fields`` type without "null"), but every extra has a default. When an
+    Airflow version lets a standard field be required, this fails: mark the API key with it (README).
+    """
+    assert PLACEHOLDERS["password"].startswith("Required:")
+    assert connection_type()["ui-field-behaviour"]["placeholders"]["password"] == PLACEHOLDERS["password"]
+    assert all("null" in field["schema"]["type"] for field in connection_type()["conn-fields"].values())
+    if AIRFLOW_V_3:  # the 3.x UI: a standard field is hidden or not, relabelled, given a placeholder; nothing else
+        from airflow.api_fastapi.core_api.datamodels.connections import ConnectionHookFieldBehavior
+
+        assert set(ConnectionHookFieldBehavior.model_fields) == {"hidden", "title", "placeholder"}
+    else:  # pragma: no cover - Airflow 2: Flask AppBuilder's form has no validator on the password
+        from airflow.www.forms import create_connection_form_class
+
+        form = create_connection_form_class()
+        assert form.conn_id.kwargs["validators"], "the form does mark its required fields"
+        assert not form.password.kwargs.get("validators")
+
+
 # -- the hook's form (Airflow 2 and the 3.0/3.1 API server) ---------------------------------------------
 @pytest.fixture
 def fresh_providers_manager() -> Iterator[None]:
