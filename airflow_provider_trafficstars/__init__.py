@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsConfigError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsAuthError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsApiError": "airflow_provider_trafficstars.exceptions",
+    "TrafficStarsRedirectError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsTransportError": "airflow_provider_trafficstars.exceptions",
     "AccessToken": "airflow_provider_trafficstars.token",
 }
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
         TrafficStarsAuthError,
         TrafficStarsConfigError,
         TrafficStarsError,
+        TrafficStarsRedirectError,
         TrafficStarsTransportError,
     )
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
@@ -60,6 +62,7 @@ __all__ = [
     "TrafficStarsError",
     "TrafficStarsHook",
     "TrafficStarsLogoutOperator",
+    "TrafficStarsRedirectError",
     "TrafficStarsRefreshTokenOperator",
     "TrafficStarsResponseCheckError",
     "TrafficStarsSessionInfoOperator",
