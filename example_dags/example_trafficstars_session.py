@@ -9,9 +9,10 @@ shortly before it expires.
 1. **refresh_token** (`TrafficStarsRefreshTokenOperator`): makes sure the shared token stays valid for
    at least an hour, renewing it only if needed. Put it first: every task below reuses that token.
    Its XCom is `{"expires_at": "<ISO 8601 UTC>"}`.
-2. **wait_for_session** (`TrafficStarsSessionSensor`): waits until TrafficStars accepts the
-   credentials. Rate limiting (429), server errors (5xx) and network trouble mean "try again later";
-   a rejected API key fails at once. Set `deferrable=True` to wait in the triggerer instead.
+2. **wait_for_session** (`TrafficStarsSessionSensor`, deferrable): waits until TrafficStars accepts the
+   credentials, in the triggerer (`deferrable=True`, the mode to use in production: no worker slot is
+   held while it waits; run `airflow triggerer`). Rate limiting (429), server errors (5xx) and network
+   trouble mean "try again later"; a rejected API key fails at once.
 3. **session_info** (`TrafficStarsSessionInfoOperator`): reads the session info. Its XCom holds
    `expires_in`, `expires_at` and `token_type` only, never a token.
 4. **count_campaigns** (`TrafficStarsApiOperator`): an authenticated `GET /v1.1/campaigns`; the
@@ -66,8 +67,8 @@ with DAG(
         min_ttl=3600,
         poke_interval=60,
         timeout=1800,
-        mode="reschedule",
-        doc_md="Wait until TrafficStars accepts the credentials (429/5xx: poke again; bad key: fail).",
+        deferrable=True,
+        doc_md="Wait in the triggerer until TrafficStars accepts the credentials (429/5xx: poll again; bad key: fail).",
     )
     session_info = TrafficStarsSessionInfoOperator(
         task_id="session_info",

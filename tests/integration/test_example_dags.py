@@ -90,12 +90,16 @@ def test_session_example_runs_without_a_logical_date(
     api_key: str,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from tests.airflow_compat import dag_test_without_date
+    from tests.airflow_compat import AIRFLOW_V_3, dag_test_without_date
 
     dag = install_dag(EXAMPLES / "example_trafficstars_session.py")
     run = dag_test_without_date(dag)
     tasks = ["refresh_token", "wait_for_session", "session_info", "count_campaigns", "logout"]
     assert task_states(run) == dict.fromkeys(tasks, "success")
+    # The sensor waited in the trigger (dag.test() runs triggers in-process), as in production.
+    assert dag.get_task("wait_for_session").deferrable is True
+    if AIRFLOW_V_3:
+        assert run.get_task_instance("wait_for_session").trigger_id is not None
     xcoms = run_xcoms(run)
     assert xcoms[("count_campaigns", -1)] == 3
     assert set(xcoms[("session_info", -1)]) == {"expires_in", "expires_at", "token_type"}
