@@ -23,11 +23,13 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsResponseCheckError": "airflow_provider_trafficstars.operators.trafficstars",
     "TrafficStarsSessionSensor": "airflow_provider_trafficstars.sensors.trafficstars",
     "TrafficStarsSessionTrigger": "airflow_provider_trafficstars.triggers.trafficstars",
+    "TrafficStarsReportToStorageOperator": "airflow_provider_trafficstars.transfers.report_to_storage",
     "TrafficStarsError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsConfigError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsAuthError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsApiError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsRedirectError": "airflow_provider_trafficstars.exceptions",
+    "TrafficStarsDataError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsTransportError": "airflow_provider_trafficstars.exceptions",
     "AccessToken": "airflow_provider_trafficstars.token",
 }
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
         TrafficStarsApiError,
         TrafficStarsAuthError,
         TrafficStarsConfigError,
+        TrafficStarsDataError,
         TrafficStarsError,
         TrafficStarsRedirectError,
         TrafficStarsTransportError,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     )
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
     from airflow_provider_trafficstars.token import AccessToken
+    from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
     from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
 
 __all__ = [
@@ -59,11 +63,13 @@ __all__ = [
     "TrafficStarsApiOperator",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
+    "TrafficStarsDataError",
     "TrafficStarsError",
     "TrafficStarsHook",
     "TrafficStarsLogoutOperator",
     "TrafficStarsRedirectError",
     "TrafficStarsRefreshTokenOperator",
+    "TrafficStarsReportToStorageOperator",
     "TrafficStarsResponseCheckError",
     "TrafficStarsSessionInfoOperator",
     "TrafficStarsSessionSensor",

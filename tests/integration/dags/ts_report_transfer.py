@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.providers.common.compat.sdk import Asset
-
-try:
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment,unused-ignore]
+from airflow.providers.common.compat.sdk import DAG, Asset
 
 from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
 
