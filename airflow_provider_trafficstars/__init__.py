@@ -21,8 +21,12 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsRefreshTokenOperator": "airflow_provider_trafficstars.operators.trafficstars",
     "TrafficStarsSessionInfoOperator": "airflow_provider_trafficstars.operators.trafficstars",
     "TrafficStarsResponseCheckError": "airflow_provider_trafficstars.operators.trafficstars",
+    "TrafficStarsCampaignStateOperator": "airflow_provider_trafficstars.operators.campaigns",
+    "TrafficStarsCampaignUpdateOperator": "airflow_provider_trafficstars.operators.campaigns",
     "TrafficStarsSessionSensor": "airflow_provider_trafficstars.sensors.trafficstars",
     "TrafficStarsSessionTrigger": "airflow_provider_trafficstars.triggers.trafficstars",
+    "TrafficStarsBalanceSensor": "airflow_provider_trafficstars.sensors.balance",
+    "TrafficStarsBalanceTrigger": "airflow_provider_trafficstars.triggers.balance",
     "TrafficStarsReportToStorageOperator": "airflow_provider_trafficstars.transfers.report_to_storage",
     "TrafficStarsError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsConfigError": "airflow_provider_trafficstars.exceptions",
@@ -31,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsRedirectError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsDataError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsTransportError": "airflow_provider_trafficstars.exceptions",
+    "TrafficStarsPartialFailureError": "airflow_provider_trafficstars.exceptions",
+    "TrafficStarsGuardError": "airflow_provider_trafficstars.exceptions",
     "AccessToken": "airflow_provider_trafficstars.token",
 }
 
@@ -41,10 +47,16 @@ if TYPE_CHECKING:
         TrafficStarsConfigError,
         TrafficStarsDataError,
         TrafficStarsError,
+        TrafficStarsGuardError,
+        TrafficStarsPartialFailureError,
         TrafficStarsRedirectError,
         TrafficStarsTransportError,
     )
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+    from airflow_provider_trafficstars.operators.campaigns import (
+        TrafficStarsCampaignStateOperator,
+        TrafficStarsCampaignUpdateOperator,
+    )
     from airflow_provider_trafficstars.operators.trafficstars import (
         TrafficStarsApiOperator,
         TrafficStarsLogoutOperator,
@@ -52,9 +64,11 @@ if TYPE_CHECKING:
         TrafficStarsResponseCheckError,
         TrafficStarsSessionInfoOperator,
     )
+    from airflow_provider_trafficstars.sensors.balance import TrafficStarsBalanceSensor
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
     from airflow_provider_trafficstars.token import AccessToken
     from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
+    from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
     from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
 
 __all__ = [
@@ -62,11 +76,17 @@ __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsApiOperator",
     "TrafficStarsAuthError",
+    "TrafficStarsBalanceSensor",
+    "TrafficStarsBalanceTrigger",
+    "TrafficStarsCampaignStateOperator",
+    "TrafficStarsCampaignUpdateOperator",
     "TrafficStarsConfigError",
     "TrafficStarsDataError",
     "TrafficStarsError",
+    "TrafficStarsGuardError",
     "TrafficStarsHook",
     "TrafficStarsLogoutOperator",
+    "TrafficStarsPartialFailureError",
     "TrafficStarsRedirectError",
     "TrafficStarsRefreshTokenOperator",
     "TrafficStarsReportToStorageOperator",

@@ -31,12 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pendulum
-
-try:  # Airflow 3
-    from airflow.sdk import Param, dag, task
-except ImportError:  # Airflow 2.10 / 2.11
-    from airflow.decorators import dag, task
-    from airflow.models.param import Param
+from airflow.providers.common.compat.sdk import Param, dag, task
 
 try:
     from airflow.providers.standard.operators.empty import EmptyOperator

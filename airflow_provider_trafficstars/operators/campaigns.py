@@ -19,7 +19,8 @@ from airflow_provider_trafficstars.exceptions import (
 from airflow_provider_trafficstars.operators.trafficstars import DEFAULT_CONN_ID, _TrafficStarsOperator
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars._compat import Context
+    from airflow.providers.common.compat.sdk import Context
+
 
 #: Statuses that make a change fail for sure: a dry run reports these campaigns in ``failed``.
 _UNCHANGEABLE = frozenset({"rejected"})

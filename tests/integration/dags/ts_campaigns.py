@@ -6,12 +6,7 @@
 from __future__ import annotations
 
 import pendulum
-
-try:
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import task  # type: ignore[no-redef,attr-defined,unused-ignore]
-    from airflow.models.dag import DAG  # type: ignore[no-redef,assignment,unused-ignore]
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_trafficstars.operators.campaigns import (
     TrafficStarsCampaignStateOperator,
