@@ -35,12 +35,8 @@ from datetime import timedelta
 
 import pendulum
 
-try:  # Airflow 3
-    from airflow.sdk import DAG, Asset, Param
-except ImportError:  # Airflow 2.10 / 2.11: an Asset is a Dataset
-    from airflow import DAG
-    from airflow.datasets import Dataset as Asset
-    from airflow.models.param import Param
+# Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
+from airflow.providers.common.compat.sdk import DAG, Asset, Param
 
 from airflow_provider_trafficstars.operators.trafficstars import TrafficStarsRefreshTokenOperator
 from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator

@@ -31,12 +31,8 @@ from typing import Any
 
 import pendulum
 
-try:  # Airflow 3
-    from airflow.sdk import Asset, Param, dag, task
-except ImportError:  # Airflow 2.10 / 2.11: an Asset is a Dataset
-    from airflow.datasets import Dataset as Asset
-    from airflow.decorators import dag, task
-    from airflow.models.param import Param
+# Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
+from airflow.providers.common.compat.sdk import Asset, Param, dag, task
 
 from airflow_provider_trafficstars.reports import FIELD_TYPES, report_spec
 
@@ -80,10 +76,7 @@ def days_to_load(events: Iterable[Any]) -> dict[str, dict[str, str]]:
 
 def read_rows(url: str, storage_conn_id: str | None) -> list[dict[str, Any]]:
     """Return the rows of one object written by the transfer (CSV, JSON Lines or Parquet, by extension)."""
-    try:  # Airflow 3
-        from airflow.sdk import ObjectStoragePath
-    except ImportError:  # Airflow 2.10 / 2.11
-        from airflow.io.path import ObjectStoragePath
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     path = ObjectStoragePath(url, conn_id=storage_conn_id)
     if url.endswith(".parquet"):

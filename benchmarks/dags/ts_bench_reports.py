@@ -16,11 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-
-try:
-    from airflow.sdk import dag, task
-except ImportError:  # Airflow 2
-    from airflow.decorators import dag, task  # type: ignore[no-redef,unused-ignore]
+from airflow.providers.common.compat.sdk import dag, task
 
 from airflow_provider_trafficstars.operators.trafficstars import TrafficStarsApiOperator
 from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
