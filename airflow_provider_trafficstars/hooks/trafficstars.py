@@ -29,6 +29,7 @@ from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCac
 
 if TYPE_CHECKING:
     import requests
+    from airflow.providers.common.compat.sdk import Connection
     from pendulum import DateTime
 
     # Imported lazily at run time: requests and tenacity cost more to import than the rest of the
@@ -85,8 +86,16 @@ class TrafficStarsHook(BaseHook):
         return f"{type(self).__name__}(trafficstars_conn_id={self.trafficstars_conn_id!r})"
 
     # -- building the client ----------------------------------------------------------------------
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Connection:
+        """Return the connection ``conn_id``, also from a plain Python shell on Airflow 3 (the metadata DB).
+
+        :param conn_id: the connection id.
+        """
+        return _compat.get_connection(conn_id)
+
     def _config(self) -> tuple[ClientConfig, str]:
-        conn = _compat.get_connection(self.trafficstars_conn_id)
+        conn = self.get_connection(self.trafficstars_conn_id)
         return connection_config(
             conn, self.trafficstars_conn_id, is_masked_key=_compat.is_masked_key, max_retries=self._max_retries
         )
