@@ -171,7 +171,7 @@ class Transport:
             resp = self.session.request(
                 method, url, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
             )
-            _read_within(resp, deadline)
+            _read_within(resp, deadline, has_body=method != "HEAD" and resp.status_code not in (204, 304))
         except (requests.RequestException, urllib3.exceptions.HTTPError, _DeadlineExceeded) as exc:
             error = self.transport_error(transport_kind(exc), method, path)
             if error.kind == "connect" or (error.kind != "tls" and idempotent):
@@ -240,12 +240,15 @@ class Transport:
         self.session.close()
 
 
-def _read_within(resp: requests.Response, deadline: float) -> None:
-    """Read the whole body before ``deadline`` (each read waits at most the time left), or raise."""
+def _read_within(resp: requests.Response, deadline: float, *, has_body: bool = True) -> None:
+    """Read the whole body before ``deadline`` (each read waits at most the time left), or raise.
+
+    :param has_body: False for an answer that has none by definition (204, 304, a HEAD): nothing is read.
+    """
     raw = resp.raw
     chunks: list[bytes] = []
     try:
-        while True:
+        while has_body:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _DeadlineExceeded()

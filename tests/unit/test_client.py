@@ -265,3 +265,11 @@ def test_repr_hides_the_key(clock: Clock, sleeps: list) -> None:
     client = make_client(clock, sleeps)
     assert KEY not in repr(client)
     assert KEY not in repr(client.config)
+
+
+def test_a_token_in_a_204_answer_is_not_taken(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+    # 204 has no body by definition (RFC 9110): whatever a broken server sends after it is not a token.
+    requests_mock.post(TOKEN_URL, status_code=204, json=GOOD)
+    with pytest.raises(TrafficStarsAuthError) as info:
+        make_client(clock, sleeps).token()
+    assert info.value.reason == "bad_token_response"

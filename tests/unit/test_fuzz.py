@@ -194,6 +194,8 @@ content_types = st.sampled_from(["application/json", "application/json; charset=
 @example(body=b"[" * 5000, content_type="application/json", status=200)
 @example(body=b'{"access_token": "SECRETTOKENx", "token_type": "Bearer", "expires_in": 1' + b"0" * 400 + b"}",
          content_type="application/json", status=200)  # fmt: skip
+@example(body=json.dumps({**GOOD, "access_token": SECRET_PREFIX + "x"}).encode(), content_type="application/json",
+         status=204)  # fmt: skip
 def test_any_token_endpoint_answer_through_the_client_is_a_token_or_an_auth_error(
     body: bytes, content_type: str, status: int
 ) -> None:
