@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 _base_version = Version(Version(AIRFLOW_VERSION).base_version)
 AIRFLOW_V_3 = _base_version >= Version("3.0")
 # What each 3.x minor added to the Task SDK that we use (checked against the installed wheels):
-AIRFLOW_V_3_1 = _base_version >= Version("3.1")  # BaseHook.aget_connection, airflow.sdk.execution_time.cache
+AIRFLOW_V_3_1 = _base_version >= Version("3.1")  # airflow.sdk.execution_time.cache
 AIRFLOW_V_3_2 = _base_version >= Version("3.2")  # the connection form from conn-fields (get_provider_info)
-AIRFLOW_V_3_3 = _base_version >= Version("3.3")  # airflow.sdk.log.amask_secret
+AIRFLOW_V_3_3 = _base_version >= Version("3.3")  # the tests: the API server's connection-test route, HITL in dag.test()
 
 log = logging.getLogger(__name__)
 
@@ -54,19 +54,6 @@ def mask_secret(value: str) -> None:
         log.debug("Could not register a value with the secrets masker.", exc_info=True)
 
 
-async def amask_secret(value: str) -> None:
-    """Register a secret with Airflow's masker from async code (a trigger) without blocking the event loop."""
-    try:
-        if AIRFLOW_V_3_3:
-            from airflow.sdk.log import amask_secret as _amask_secret
-
-            await _amask_secret(value)
-        else:  # pragma: no cover - before 3.3 the masker has only the sync call, which does no I/O
-            _mask_secret(value)
-    except Exception:  # the masker must never fail a trigger; the value is still never logged by us
-        log.debug("Could not register a value with the secrets masker.", exc_info=True)
-
-
 def get_connection(conn_id: str) -> Connection:
     """Return a connection wherever the code runs, from the store that context can reach.
 
@@ -88,23 +75,6 @@ def get_connection(conn_id: str) -> Connection:
 
     db_conn: Any = MetadataConnection.get_connection_from_secrets(conn_id)
     return db_conn  # type: ignore[no-any-return,unused-ignore]
-
-
-async def aget_connection(conn_id: str) -> Connection:
-    """Return a connection from async code (a trigger), without blocking the event loop.
-
-    On Airflow 3.1+ this is ``BaseHook.aget_connection``. ``dag.test()`` runs triggers with in-process comms
-    that cannot answer async requests, so a connection kept only in the metadata DB is then looked up
-    with :func:`get_connection` in a worker thread (as on Airflow 2 and 3.0, which have no async lookup).
-    """
-    from asgiref.sync import sync_to_async
-
-    if AIRFLOW_V_3_1:
-        try:
-            return await BaseHook.aget_connection(conn_id)  # type: ignore[no-any-return,unused-ignore]
-        except AirflowNotFoundException:
-            pass
-    return await sync_to_async(get_connection)(conn_id)
 
 
 #: Where each Airflow line keeps the masker's rule for sensitive names (newest first).
@@ -208,8 +178,6 @@ __all__ = [
     "AIRFLOW_V_3_1",
     "AIRFLOW_V_3_2",
     "AIRFLOW_V_3_3",
-    "aget_connection",
-    "amask_secret",
     "get_connection",
     "get_variable_store",
     "in_task_context",
