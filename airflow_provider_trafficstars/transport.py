@@ -243,12 +243,13 @@ class Transport:
 def _read_within(resp: requests.Response, deadline: float, *, has_body: bool = True) -> None:
     """Read the whole body before ``deadline`` (each read waits at most the time left), or raise.
 
-    :param has_body: False for an answer that has none by definition (204, 304, a HEAD): nothing is read.
+    :param has_body: False for an answer that has none by definition (204, 304, a HEAD): whatever arrives
+        is read (so that the connection can be reused) and dropped.
     """
     raw = resp.raw
     chunks: list[bytes] = []
     try:
-        while has_body:
+        while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise _DeadlineExceeded()
@@ -262,7 +263,7 @@ def _read_within(resp: requests.Response, deadline: float, *, has_body: bool = T
     except BaseException:
         resp.close()
         raise
-    resp._content = b"".join(chunks)
+    resp._content = b"".join(chunks) if has_body else b""
     resp._content_consumed = True  # type: ignore[attr-defined]
     if hasattr(raw, "release_conn"):
         raw.release_conn()
