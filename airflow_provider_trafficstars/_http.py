@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 from typing import Any
 
@@ -16,6 +17,17 @@ from airflow_provider_trafficstars.urls import INFO_PATH
 #: Methods that are safe to send twice (RFC 9110 9.2.2); others are retried after 5xx / read timeouts only
 #: when the caller says the call is idempotent (``idempotent=True``, e.g. a PATCH that sets fields).
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def finite_number(value: Any) -> float | None:
+    """Return a JSON number or numeric string (not a boolean) as a float if finite, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_retry_after(value: str | None, now: DateTime) -> float | None:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_trafficstars._http import finite_number
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
@@ -108,7 +109,7 @@ def parse_amount(value: Any, name: str, *, allow_zero: bool = False) -> float:
 
     :raises TrafficStarsConfigError: naming ``name`` for anything else.
     """
-    number = _number(value)
+    number = finite_number(value)
     if number is None or number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise TrafficStarsConfigError(f"{name} must be a finite number {bound}, got {value!r}.")
@@ -137,16 +138,6 @@ def batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
         yield list(ids[start : start + size])
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
 # -- answers ---------------------------------------------------------------------------------------
 def _bad_answer(what: str, method: str, endpoint: str) -> TrafficStarsApiError:
     return TrafficStarsApiError(
@@ -162,21 +153,21 @@ def parse_campaign(payload: Any, campaign_id: int) -> dict[str, Any]:
     path = campaign_path(campaign_id)
     if not isinstance(payload, dict) or not isinstance(payload.get("status"), str):
         raise _bad_answer("something that is not a campaign (an object with a status)", "GET", path)
-    if "id" in payload and _number(payload["id"]) != campaign_id:
+    if "id" in payload and finite_number(payload["id"]) != campaign_id:
         raise _bad_answer("another campaign's id", "GET", path)
     return payload
 
 
 def campaign_value(campaign: Mapping[str, Any], field: str) -> float | None:
     """Return a numeric field of a campaign (``price``, ``max_daily``), or None when it has none."""
-    return _number(campaign.get(field))
+    return finite_number(campaign.get(field))
 
 
 def statuses_of(listed: Iterable[Any]) -> dict[int, str]:
     """Return ``{id: status}`` of a ``GET /v1.1/campaigns`` answer; entries without an id or a status are left out."""
     found: dict[int, str] = {}
     for entry in listed:
-        number = _number(entry.get("id")) if isinstance(entry, dict) else None
+        number = finite_number(entry.get("id")) if isinstance(entry, dict) else None
         if number is not None and number > 0 and number == int(number) and isinstance(entry.get("status"), str):
             found[int(number)] = entry["status"]
     return found
@@ -189,7 +180,7 @@ def _answer_ids(entries: Any, key: str, path: str) -> list[int]:
     for entry in entries:
         if isinstance(entry, dict):  # an entry may be an object naming the campaign
             entry = entry.get("id", entry.get("campaign_id"))
-        number = _number(entry)
+        number = finite_number(entry)
         if number is None or number <= 0 or number != int(number):
             raise _bad_answer(f"an entry of {key!r} that is not a campaign id", "PUT", path)
         ids.append(int(number))
@@ -214,7 +205,7 @@ def parse_state_result(payload: Any, sent: Sequence[int], state: str) -> dict[st
     failed_set = set(failed) - set(success)
     failed_set.update(set(sent) - set(success) - set(failed))
     total = payload.get("total")
-    if total is not None and (_number(total) is None or isinstance(total, str)):
+    if total is not None and (finite_number(total) is None or isinstance(total, str)):
         raise _bad_answer("a 'total' that is not a number", "PUT", path)
     return {
         "success": [i for i in sent if i in set(success)],
@@ -233,7 +224,7 @@ def parse_balance(payload: Any) -> float:
     :raises TrafficStarsApiError: for any other answer.
     """
     for _depth in range(3):
-        number = _number(payload)
+        number = finite_number(payload)
         if number is not None:
             return number
         if not isinstance(payload, dict):
@@ -297,7 +288,7 @@ def check_balance(hook: TrafficStarsHook, min_balance: float) -> dict[str, float
 
 # -- cost per lead (the example guard DAG) ---------------------------------------------------------
 def _field(row: Mapping[str, Any], names: Iterable[str]) -> float:
-    return next((n for n in (_number(row.get(name)) for name in names) if n is not None), 0.0)
+    return next((n for n in (finite_number(row.get(name)) for name in names) if n is not None), 0.0)
 
 
 def campaigns_over_cpa(rows: Iterable[Mapping[str, Any]], max_cpa: float) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pendulum import DateTime
 
-from airflow_provider_trafficstars._http import INFO_PATH
+from airflow_provider_trafficstars._http import INFO_PATH, finite_number
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.token import AccessToken, utcnow
 
@@ -54,15 +54,8 @@ def session_summary(info: Mapping[str, Any], *, now: DateTime | None = None) -> 
 
 
 def _whole_seconds(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if not math.isfinite(number) or number < 0:
-        return None
-    return int(number)
+    number = finite_number(value)
+    return None if number is None or number < 0 else int(number)
 
 
 def check_seconds(value: Any, name: str = "min_ttl") -> float:
