@@ -206,8 +206,10 @@ def test_forged_rest_events_open_delete_and_create_nothing(
 
     # The load run the scheduler starts from these events and the ETL's own: the ETL's days load again,
     # the forged events are ignored, each with a warning saying why.
+    etl_events = etl_event_ids(etl_run)
+    assert len(etl_events) == 4  # one per report task, each recorded with its source DAG, task and run
     with monkeypatch.context() as patched:
-        consume(patched, etl_event_ids(etl_run) + posted)
+        consume(patched, etl_events + posted)
         caplog.clear()
         run = dag_test_without_date(load)
         assert task_states(run) == {"load": "success"}
