@@ -28,6 +28,10 @@ STATE_STATUS = {"run": "enabled", "pause": "paused"}
 CAMPAIGN_STATES = tuple(STATE_STATUS)
 #: The statuses of ``GET /v1.1/campaigns`` (``status[]=`` filters take these).
 CAMPAIGN_STATUSES = ("enabled", "paused", "unapproved", "rejected", "draft", "no_funds_paused")
+#: Statuses a run or a pause switches; TrafficStars refuses the others it knows (``failed`` inside the 200).
+SWITCHABLE_STATUSES = frozenset({"enabled", "paused", "no_funds_paused"})
+#: What :func:`predict_outcome` can say, in the order operators list them.
+OUTCOMES = ("changed", "failed", "unchanged", "uncertain")
 #: Ids per ``PUT /v2/campaigns/run|pause`` call: small enough for one request body and one answer to read,
 #: large enough that a morning "resume everything" of a few hundred campaigns is a handful of calls.
 DEFAULT_BATCH_SIZE = 100
@@ -214,6 +218,29 @@ def parse_state_result(payload: Any, sent: Sequence[int], state: str) -> dict[st
     }
 
 
+def predict_outcome(action: str, status: str | None) -> str:
+    """Return what TrafficStars will do when asked to ``action`` a campaign whose status is ``status``.
+
+    The one rule of which campaigns TrafficStars refuses: dry runs report it, real runs check the answer
+    against it. ``"unchanged"``: already in that state (nothing to send); ``"failed"``: refused (an unknown
+    id, or for a run or pause a ``rejected``, ``draft`` or ``unapproved`` campaign); ``"changed"``;
+    ``"uncertain"``: a status this rule does not know, so nobody can say before TrafficStars answers.
+
+    :param action: ``"run"``, ``"pause"`` or ``"update"`` (a bid or budget ``PATCH``, which any campaign
+        TrafficStars knows takes; whether it changes a value is the caller's comparison).
+    :param status: the campaign's status, None when TrafficStars does not know the id.
+    """
+    if status is None:
+        return "failed"
+    if status not in CAMPAIGN_STATUSES:
+        return "uncertain"
+    if action == "update":
+        return "changed"
+    if status == STATE_STATUS[check_state(action)]:
+        return "unchanged"
+    return "changed" if status in SWITCHABLE_STATUSES else "failed"
+
+
 def parse_balance(payload: Any) -> float:
     """Return the account balance of a ``GET /v2/userinfo/balance`` answer (already unwrapped).
 
@@ -247,9 +274,10 @@ def relative_change(before: float, after: float) -> float:
 def plan_update(
     campaign_id: int, campaign: Mapping[str, Any], wanted: Mapping[str, float], max_change: float | None
 ) -> dict[str, Any]:
-    """Return ``{"campaign_id", "before", "after", "changed"}`` for setting ``wanted`` on ``campaign``.
+    """Return ``{"campaign_id", "before", "after", "changed", "uncertain"}`` for setting ``wanted`` on ``campaign``.
 
-    ``before``/``after`` hold the requested fields only; ``changed`` lists those whose value moves.
+    ``before``/``after`` hold the requested fields only; ``changed`` lists those whose value moves;
+    ``uncertain`` is empty (a dry run moves ``changed`` there when :func:`predict_outcome` cannot tell).
 
     :raises TrafficStarsGuardError: when a field moves by more than ``max_change`` of its current value, or
         its current value is unknown (no relative move can be checked): nothing is sent.
@@ -276,6 +304,7 @@ def plan_update(
         "before": before,
         "after": dict(wanted),
         "changed": [field for field, value in wanted.items() if before[field] != value],
+        "uncertain": [],
     }
 
 

@@ -110,13 +110,23 @@ class TrafficStarsPartialFailureError(TrafficStarsError):
     :param failed: the ids TrafficStars could not change.
     :param changed: the ids it changed.
     :param unchanged: the ids that were already in the requested state (not sent).
+    :param statuses: each failed id's status when it was read (``"unknown id"``: TrafficStars did not know it).
     """
 
-    def __init__(self, message: str, *, failed: list[int], changed: list[int], unchanged: list[int]) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        failed: list[int],
+        changed: list[int],
+        unchanged: list[int],
+        statuses: dict[int, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.failed = failed
         self.changed = changed
         self.unchanged = unchanged
+        self.statuses = dict(statuses or {})
 
 
 class TrafficStarsGuardError(TrafficStarsError):

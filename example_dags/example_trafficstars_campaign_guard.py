@@ -15,10 +15,14 @@ time: a campaign already paused is left alone and reported as `unchanged`.
    *Required actions* in the UI). On older Airflow there is no such step: it is skipped with a log line.
 4. **approve_pausing**: the approval. "Reject", or no answer within 50 minutes, pauses nothing.
 5. **pause_over_limit** (`TrafficStarsCampaignStateOperator`): `PUT /v2/campaigns/pause` in batches. A
-   campaign TrafficStars could not pause (rejected, unknown) fails the task, naming it.
+   campaign TrafficStars could not pause (an unknown id; a rejected, draft or unapproved campaign) fails
+   the task, naming it and its status.
 
 Params: `max_cpa` (default 20), `dry_run` (default **true**: it reads, computes and logs what it would
 pause, and changes nothing; trigger with `{"dry_run": false}` to act), `approval_threshold` (default 5).
+A dry run's XCom predicts the real run: `changed` (would be paused), `failed` (TrafficStars would refuse
+them: the real run fails naming them), `unchanged` (paused already) and `uncertain` (a status this
+provider does not know: only a real run can tell).
 
 Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
 """

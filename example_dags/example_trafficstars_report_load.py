@@ -8,25 +8,35 @@ installed (the demo uses SQLite, the distributed test PostgreSQL).
 
 - **Which days**: the extras of the Asset events that triggered the run, `{"report", "days", "rows",
   "urls"}`. Several ETL runs since the last load are merged; for a day written more than once the latest
-  event's object wins. A manual run (no triggering events) loads the latest event of each Asset.
+  event's object wins. A manual run (no triggering events) loads the latest trusted event of each Asset.
+- **Which events it trusts** (`trusted_days`): only those the ETL's own task for that report wrote, for a
+  report it knows, on that report's Asset, with real `YYYY-MM-DD` days, each URL exactly the object the
+  ETL names for that report and day under the DAG param `base_url` (the ETL's, same default). Any other
+  event is ignored with a warning saying why: one posted through the REST API (`POST
+  /api/v2/assets/events`) or by another DAG could otherwise make the load open any URL (`/etc/os-release`,
+  another team's bucket), delete a day's rows, or create a table. `allow_external_events` lets events
+  from other sources through the other checks (a backfill tool of your own, say).
 - **Idempotent**: per report, one transaction deletes the rows of each loaded day and inserts the day's
   object, so a rerun, an overlapping lookback or a revised day never leaves duplicates.
 - **Columns**: the report's known fields (`airflow_provider_trafficstars.reports`), typed; a field the
   API adds later is left out of the table (and named in the log) until you add a column for it.
 
-DAG params: `sql_conn_id` (default `trafficstars_warehouse`), `table_prefix`, and `storage_conn_id` for
-objects on a remote store (s3://, gs://, ...).
+DAG params: `sql_conn_id` (default `trafficstars_warehouse`), `table_prefix`, `storage_conn_id` for
+objects on a remote store (s3://, gs://, ...), `base_url` (where the ETL writes: its default is the
+ETL's, `$TRAFFICSTARS_REPORT_BASE_URL`; change both together) and `allow_external_events` (default false).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from typing import Any
 
 import pendulum
@@ -34,17 +44,33 @@ import pendulum
 # Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
 from airflow.providers.common.compat.sdk import Asset, Param, dag, task
 
+from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import FIELD_TYPES, report_spec
 
 log = logging.getLogger(__name__)
 REPORTS = ("advertiser/by-day", "advertiser/by-campaign", "advertiser/by-country", "campaigns")
 SQL_TYPES = {int: "BIGINT", float: "DOUBLE PRECISION", str: "TEXT"}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: The DAG whose events are trusted, and where it writes by default (its DAG param ``base_url``, same default).
+ETL_DAG_ID = "example_trafficstars_report_etl"
+BASE_URL = os.environ.get("TRAFFICSTARS_REPORT_BASE_URL") or "file://{}/trafficstars/reports".format(
+    os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+)
+#: The ETL's ``destination`` after its ``{{ params.base_url.rstrip('/') }}``.
+OBJECT_NAME = "/{report}/day={day}/part.{ext}"
+#: A manual run looks this far back through an Asset's events for the latest one it trusts.
+MANUAL_LOOKBACK = 100
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def report_key(report: str) -> str:
+    """Return ``advertiser_by_day`` for ``advertiser/by-day``: the ETL's task id, the Asset's and table's suffix."""
+    return report.replace("/", "_").replace("-", "_")
 
 
 def report_asset(report: str) -> Asset:
     """Return the Asset that ``example_trafficstars_report_etl`` updates for ``report`` (same naming there)."""
-    return Asset("trafficstars_" + report.replace("/", "_").replace("-", "_"))
+    return Asset("trafficstars_" + report_key(report))
 
 
 ASSETS = {report: report_asset(report) for report in REPORTS}
@@ -58,20 +84,114 @@ def table_name(prefix: str, report: str) -> str:
     return name
 
 
-def days_to_load(events: Iterable[Any]) -> dict[str, dict[str, str]]:
-    """Return ``{report: {day: url}}`` from Asset events (anything with ``extra`` and ``timestamp``).
+class RefusedEvent(Exception):
+    """An Asset event the load does not act on.
+
+    :param reason: ``external`` (not written by the ETL's task for its report), ``unknown_report``,
+        ``wrong_asset``, ``malformed`` (no lists of days and URLs of one length), ``not_a_day`` or
+        ``foreign_url`` (not the object the ETL writes for that report and day under ``base_url``).
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _name(asset: Any) -> str | None:
+    """Return an Asset's name (a Dataset's URI on Airflow 2)."""
+    return getattr(asset, "name", None) or getattr(asset, "uri", None)
+
+
+def _asset_name(event: Any) -> str | None:
+    """Return the name of an event's Asset (Airflow 3: ``event.asset``; Airflow 2: ``event.dataset``)."""
+    return _name(getattr(event, "asset", None) or getattr(event, "dataset", None)) or getattr(event, "uri", None)
+
+
+def trusted_days(event: Any, *, base_url: str, allow_external: bool = False) -> tuple[str, dict[str, str]]:
+    """Return ``(report, {day: url})`` of an Asset event the load trusts; else raise :class:`RefusedEvent`.
+
+    The one decision of what the load may open, delete and create. Trusted: an event that the ETL's task for
+    its report emitted (``source_dag_id``/``source_task_id``; one posted through the REST API has neither,
+    and Airflow marks its extra ``from_rest_api``), unless ``allow_external``; for a report of
+    :data:`REPORTS`, on that report's Asset; each day a real ``YYYY-MM-DD``; each URL exactly the object the
+    ETL's destination names for that report and day, in a format the transfer writes, under ``base_url``.
+
+    :param event: an Asset event (Airflow 3) or Dataset event (Airflow 2) with ``extra``, ``source_dag_id``
+        and ``source_task_id``.
+    :param base_url: where the ETL writes (its DAG param ``base_url``).
+    :param allow_external: trust events from other sources too (the other checks still apply).
+    """
+    extra = event.extra if isinstance(event.extra, Mapping) else {}
+    report = extra.get("report")
+    if report not in REPORTS:
+        raise RefusedEvent("unknown_report", f"report {_short(report)} is not one of {list(REPORTS)}")
+    if _asset_name(event) != _name(report_asset(report)):
+        raise RefusedEvent("wrong_asset", f"an event of {_short(_asset_name(event))} names the report {report}")
+    source = (getattr(event, "source_dag_id", None), getattr(event, "source_task_id", None))
+    if (source != (ETL_DAG_ID, report_key(report)) or extra.get("from_rest_api")) and not allow_external:
+        origin = "the REST API" if extra.get("from_rest_api") else ".".join(map(str, source))
+        raise RefusedEvent(
+            "external",
+            f"posted by {origin}, not by {ETL_DAG_ID}.{report_key(report)} (the DAG param allow_external_events "
+            "lets such events through)",
+        )
+    days, urls = extra.get("days"), extra.get("urls")
+    if not isinstance(days, list) or not isinstance(urls, list) or len(days) != len(urls):
+        raise RefusedEvent("malformed", "the extra needs 'days' and 'urls', two lists of the same length")
+    template = base_url.rstrip("/") + OBJECT_NAME
+    plan: dict[str, str] = {}
+    for day, url in zip(days, urls, strict=True):
+        try:
+            parsed = date.fromisoformat(day) if isinstance(day, str) and _DAY.fullmatch(day) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise RefusedEvent("not_a_day", f"{_short(day)} is not a day (YYYY-MM-DD)")
+        expected = [report_files.object_url(template, report, parsed, fmt) for fmt in report_files.FORMATS]
+        if not isinstance(url, str) or url not in expected:
+            raise RefusedEvent(
+                "foreign_url", f"{_short(url)} is not the ETL's object of {report} {day} under {base_url}"
+            )
+        plan[day] = url
+    return report, plan
+
+
+def _trusted(event: Any, base_url: str, allow_external: bool) -> tuple[str, dict[str, str]] | None:
+    try:
+        return trusted_days(event, base_url=base_url, allow_external=allow_external)
+    except RefusedEvent as refused:
+        log.warning(
+            "Ignoring an Asset event of %s [%s]: %s (event of %s).",
+            _asset_name(event), refused.reason, refused.detail, event.timestamp,
+        )  # fmt: skip
+        return None
+
+
+def days_to_load(events: Iterable[Any], *, base_url: str, allow_external: bool = False) -> dict[str, dict[str, str]]:
+    """Return ``{report: {day: url}}`` from the Asset events :func:`trusted_days` trusts (the others: a warning).
 
     Events are taken oldest first, so for a day written by several runs the newest object wins.
     """
     plan: dict[str, dict[str, str]] = {}
     for event in sorted(events, key=lambda e: e.timestamp):
-        extra = event.extra or {}
-        if not {"report", "days", "urls"} <= set(extra):
-            log.warning("Skipping an Asset event without report extras: %s", sorted(extra))
-            continue
-        days = plan.setdefault(str(extra["report"]), {})
-        days.update(zip(extra["days"], extra["urls"], strict=True))
+        found = _trusted(event, base_url, allow_external)
+        if found is not None:
+            plan.setdefault(found[0], {}).update(found[1])
     return {report: dict(sorted(days.items())) for report, days in sorted(plan.items())}
+
+
+def latest_trusted(events: Sequence[Any], *, base_url: str, allow_external: bool = False) -> Any | None:
+    """Return the newest of an Asset's events (oldest first) that :func:`trusted_days` trusts, if any."""
+    for event in itertools.islice(reversed(events), MANUAL_LOOKBACK):
+        if _trusted(event, base_url, allow_external) is not None:
+            return event
+    return None
 
 
 def read_rows(url: str, storage_conn_id: str | None) -> list[dict[str, Any]]:
@@ -151,23 +271,31 @@ def load_report(hook: Any, table: str, report: str, days: Mapping[str, str], sto
             type=["null", "string"],
             description="Connection of the objects' store (s3://, gs://, ...); the ETL's.",
         ),
+        "base_url": Param(
+            BASE_URL, type="string", description="Where the ETL writes (its base_url): only its objects there load."
+        ),
+        "allow_external_events": Param(
+            False, type="boolean", description="Also trust Asset events not emitted by the ETL (e.g. REST-posted)."
+        ),
     },
     tags=["example", "trafficstars"],
 )
 def example_trafficstars_report_load() -> None:
     @task(inlets=list(ASSETS.values()))
     def load(**context: Any) -> dict[str, Any]:
-        """Load the days of the triggering Asset events (a manual run: each Asset's latest event)."""
+        """Load the days of the trusted triggering Asset events (a manual run: each Asset's latest trusted one)."""
         from airflow.providers.common.sql.hooks.sql import DbApiHook
 
         params = context["params"]
+        trust = {"base_url": params["base_url"], "allow_external": bool(params["allow_external_events"])}
         triggering = context.get("triggering_asset_events") or context.get("triggering_dataset_events") or {}
         events = [event for asset_events in triggering.values() for event in asset_events]
         if not events:
-            log.info("No triggering Asset events (a manual run): loading the latest event of each Asset.")
+            log.info("No triggering Asset events (a manual run): loading the latest trusted event of each Asset.")
             inlet_events = context["inlet_events"]
-            events = [inlet_events[asset][-1] for asset in ASSETS.values() if len(inlet_events[asset])]
-        plan = days_to_load(events)
+            latest = (latest_trusted(inlet_events[asset], **trust) for asset in ASSETS.values())
+            events = [event for event in latest if event is not None]
+        plan = days_to_load(events, **trust)
 
         hook = DbApiHook.get_hook(params["sql_conn_id"])
         if not isinstance(hook, DbApiHook):

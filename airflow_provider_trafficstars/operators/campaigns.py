@@ -22,19 +22,17 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-#: Statuses that make a change fail for sure: a dry run reports these campaigns in ``failed``.
-_UNCHANGEABLE = frozenset({"rejected"})
-
-
 class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
-    """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...]}``.
+    """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...], "uncertain": [...]}``.
 
     The campaigns are read first (``GET /v1.1/campaigns``, and ``GET /v1.1/campaigns/{id}`` for an id that
     list lacks): those already in the requested state (``enabled`` for run, ``paused`` for pause) are
     ``unchanged`` and not sent, so a rerun changes nothing and says so. The others are sent in batches of
     ``batch_size`` (``PUT /v2/campaigns/run|pause``). TrafficStars answers 200 even when it could not
-    change a campaign (unknown, rejected, ...): such ids are ``failed``. With ``dry_run`` nothing is sent:
-    ``changed`` lists what would change, ``failed`` the campaigns that do not exist or are rejected.
+    change a campaign: such ids are ``failed``. With ``dry_run`` nothing is sent and the same rule
+    (:func:`~.campaigns.predict_outcome`) says what the real run would do: ``changed``; ``failed`` (an
+    unknown id, a ``rejected``, ``draft`` or ``unapproved`` campaign); ``uncertain`` (a status the rule does
+    not know: only TrafficStars' answer can tell). A real run's ``uncertain`` is always empty.
 
     :param campaign_ids: the campaigns: a list, or an XCom holding one (``XComArg`` or a template) (templated).
     :param state: ``"run"`` or ``"pause"``.
@@ -73,43 +71,48 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
         ids = campaigns.parse_campaign_ids(self.campaign_ids)
         dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
         target = campaigns.STATE_STATUS[self.state]
-        unchanged: list[int] = []
-        to_send: list[int] = []
-        doomed: list[int] = []  # a dry run's predicted failures
         statuses = self._statuses(ids)
-        for cid in ids:
-            status = statuses[cid]
-            if status == target:
-                unchanged.append(cid)
-            else:
-                to_send.append(cid)
-                if status is None or status in _UNCHANGEABLE:
-                    doomed.append(cid)
+        predicted = {cid: campaigns.predict_outcome(self.state, statuses[cid]) for cid in ids}
         if dry_run:
-            changed = [cid for cid in to_send if cid not in doomed]
+            result = {outcome: [cid for cid in ids if predicted[cid] == outcome] for outcome in campaigns.OUTCOMES}
             self.log.info(
-                "Dry run: would %s campaigns %s; already %s: %s; would fail: %s. Nothing was sent.",
-                self.state, changed, target, unchanged, doomed,
+                "Dry run: would %s campaigns %s; already %s: %s; would fail: %s; cannot tell (unknown status): %s. "
+                "Nothing was sent.",
+                self.state, result["changed"], target, result["unchanged"], result["failed"], result["uncertain"],
             )  # fmt: skip
-            return {"changed": changed, "failed": doomed, "unchanged": unchanged}
+            return result
+        # Every id not already there is sent, even one the rule expects TrafficStars to refuse: TrafficStars
+        # decides, and a pause it would accept must never be skipped on a guess. Its answer is then checked
+        # against the rule, so a rule that no longer matches TrafficStars is seen (dry runs rely on it).
+        unchanged = [cid for cid in ids if predicted[cid] == "unchanged"]
         changed, failed = [], []
-        for batch in campaigns.batches(to_send, self.batch_size):
+        for batch in campaigns.batches([cid for cid in ids if predicted[cid] != "unchanged"], self.batch_size):
             result = self.hook.set_campaigns_state(batch, self.state)
             changed += result["success"]
             failed += result["failed"]
+        accepted = {cid: statuses[cid] for cid in changed if predicted[cid] == "failed"}
+        refused = {cid: statuses[cid] for cid in failed if predicted[cid] == "changed"}
+        if accepted or refused:
+            self.log.warning(
+                "TrafficStars answered against the rule dry runs use (campaigns.predict_outcome): it changed %s "
+                "and refused %s (id: status).",
+                accepted, refused,
+            )  # fmt: skip
         self.log.info(
             "TrafficStars: %s campaigns %s; already %s: %s; failed: %s.", self.state, changed, target, unchanged, failed
         )
         if failed and self.fail_on_partial:
+            reasons = {cid: statuses[cid] or "unknown id" for cid in failed}
             raise TrafficStarsPartialFailureError(
-                f"TrafficStars could not {self.state} campaigns {failed} (changed: {changed}, already {target}: "
-                f"{unchanged}). Check their status in TrafficStars (rejected, unknown id), or set "
-                "fail_on_partial=False to carry on.",
+                f"TrafficStars could not {self.state} campaigns {failed} (their status: {reasons}; changed: "
+                f"{changed}, already {target}: {unchanged}). Only {sorted(campaigns.SWITCHABLE_STATUSES)} campaigns "
+                "can be run or paused; fix them in TrafficStars, or set fail_on_partial=False to carry on.",
                 failed=failed,
                 changed=changed,
                 unchanged=unchanged,
+                statuses=reasons,
             )
-        return {"changed": changed, "failed": failed, "unchanged": unchanged}
+        return {"changed": changed, "failed": failed, "unchanged": unchanged, "uncertain": []}
 
     def _statuses(self, ids: list[int]) -> dict[int, str | None]:
         """Return each campaign's status (None: TrafficStars does not know the id).
@@ -139,7 +142,9 @@ class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
     its current value (0.5: 50 %) is refused with :class:`~.exceptions.TrafficStarsGuardError` and nothing is
     sent, so a typo in a DAG cannot multiply spend. Only the values that differ are sent
     (``PATCH /v1.1/campaigns/{id}``); a rerun sends nothing. The XCom:
-    ``{"campaign_id", "before": {field: value}, "after": {field: value}, "changed": [fields]}``.
+    ``{"campaign_id", "before": {field: value}, "after": {field: value}, "changed": [fields], "uncertain":
+    [fields]}``. A dry run on a campaign whose status :func:`~.campaigns.predict_outcome` does not know lists
+    the fields in ``uncertain``, not ``changed`` (a real run's ``uncertain`` is always empty).
 
     :param campaign_id: the campaign (templated).
     :param price: the new bid (templated).
@@ -190,12 +195,21 @@ class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
             raise TrafficStarsConfigError(f"Task {self.task_id!r}: price and max_daily both rendered empty.")
         max_change = campaigns.parse_max_change(self.max_change)
         dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
-        plan = campaigns.plan_update(cid, self.hook.get_campaign(cid), wanted, max_change)
+        campaign = self.hook.get_campaign(cid)
+        plan = campaigns.plan_update(cid, campaign, wanted, max_change)
         changes = {field: plan["after"][field] for field in plan["changed"]}
         if not changes:
             self.log.info("Campaign %s already has %s: nothing to send.", cid, plan["after"])
             return plan
         if dry_run:
+            if campaigns.predict_outcome("update", campaign["status"]) == "uncertain":
+                plan["changed"], plan["uncertain"] = [], plan["changed"]
+                self.log.info(
+                    "Dry run: campaign %s has the status %r, unknown to this provider: whether TrafficStars takes "
+                    "%s cannot be told before it answers; nothing sent.",
+                    cid, campaign["status"], changes,
+                )  # fmt: skip
+                return plan
             self.log.info("Dry run: would set campaign %s from %s to %s; nothing sent.", cid, plan["before"], changes)
             return plan
         answer = self.hook.update_campaign(cid, **changes)

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from tests.api_server import api_server as start_api_server
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -64,16 +61,9 @@ def browser_requirements() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def api_server(browser_requirements: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``airflow api-server`` on a free 127.0.0.1 port; yield its base URL."""
+    """Start ``airflow api-server`` on a free 127.0.0.1 port (its own home and DB); yield its base URL."""
     home = tmp_path_factory.mktemp("api-server-home")
     env = AirflowHome.at(home).env(
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True", AIRFLOW__CORE__TEST_CONNECTION="Enabled"
@@ -81,45 +71,11 @@ def api_server(browser_requirements: None, tmp_path_factory: pytest.TempPathFact
     airflow = str(Path(sys.executable).parent / "airflow")
     migrate = subprocess.run([airflow, "db", "migrate"], env=env, capture_output=True, text=True, timeout=180)
     assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
-
-    port = _free_port()
-    log_path = home / "api-server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [airflow, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1", "--apps", "core"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop uvicorn and its worker together
-        )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"api-server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"api-server not healthy after 90 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.25)
-        yield base
-    finally:
-        _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+        with start_api_server(env, home / "api-server.log") as base:
+            yield base
+    except RuntimeError as exc:  # it did not start: the test cannot run
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")

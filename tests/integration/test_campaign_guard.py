@@ -100,6 +100,7 @@ def test_dry_run_by_default_without_a_logical_date(
         "changed": [i for i in expected if i not in initially_paused],
         "failed": [],
         "unchanged": [i for i in expected if i in initially_paused],
+        "uncertain": [],
     }
     assert emu.campaigns.snapshot() == before and sent(emu) == []  # the dry run changed nothing
     out, err = capfd.readouterr()
@@ -123,8 +124,38 @@ def test_pauses_exactly_the_campaigns_over_the_limit_and_a_rerun_changes_nothing
 
     # The rerun reads the same day's report (same numbers) and finds nothing to do.
     again = run_xcoms(guard.test(run_conf=conf))[("pause_over_limit", -1)]
-    assert again == {"changed": [], "failed": [], "unchanged": expected}
+    assert again == {"changed": [], "failed": [], "unchanged": expected, "uncertain": []}
     assert sent(emu) == [changed]
+
+
+def test_the_dry_run_predicts_what_the_real_run_pauses_and_fails(guard: Any, emu: TrafficStarsEmulator) -> None:
+    """Draft and unapproved campaigns cannot be paused: the dry run says so, and the real run meets exactly that."""
+    refused = {cid: ("draft", "unapproved", "rejected")[cid % 3] for cid in range(1, CAMPAIGNS + 1) if cid % 4 == 1}
+    for cid, status in refused.items():
+        emu.campaigns.set_campaign(cid, status=status)
+    initially_paused = paused(emu)
+    conf = {"max_cpa": 10.0, "approval_threshold": CAMPAIGNS}
+    dry = guard.test(run_conf={**conf, "dry_run": True})
+    xcoms = run_xcoms(dry)
+    expected = over_limit(check_report_call(emu, xcoms)[1], 10.0)
+    predicted = xcoms[("pause_over_limit", -1)]
+    assert predicted == {
+        "changed": [i for i in expected if i not in initially_paused and i not in refused],
+        "failed": [i for i in expected if i in refused],
+        "unchanged": [i for i in expected if i in initially_paused],
+        "uncertain": [],
+    }
+    assert predicted["failed"] and predicted["changed"]  # not vacuous: some of each
+    assert sent(emu) == []
+
+    guard.get_task("pause_over_limit").retries = 0  # its failure is the point: no 2-minute retry
+    real = guard.test(run_conf={**conf, "dry_run": False})
+    assert task_states(real)["pause_over_limit"] == "failed"  # TrafficStars refused some: the task says so
+    assert sent(emu) == [sorted(predicted["changed"] + predicted["failed"])]  # the refused ones were asked too
+    assert paused(emu) == initially_paused | set(predicted["changed"])  # paused: what the dry run said
+    assert {cid: emu.campaigns.get(cid)["status"] for cid in predicted["failed"]} == {  # type: ignore[index]
+        cid: refused[cid] for cid in predicted["failed"]
+    }
 
 
 # -- above approval_threshold ----------------------------------------------------------------------

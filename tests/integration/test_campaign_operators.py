@@ -89,7 +89,7 @@ def test_partial_failure_fails_naming_the_ids_then_a_lenient_rerun_sends_only_th
 
     states, xcoms, second = run(dag, "ids", "pause_lenient")
     assert states == {"ids": "success", "pause_lenient": "success"}
-    assert xcoms["pause_lenient"] == {"changed": [], "failed": [2], "unchanged": [1, 3, 4]}
+    assert xcoms["pause_lenient"] == {"changed": [], "failed": [2], "unchanged": [1, 3, 4], "uncertain": []}
     assert sent(emu, "PUT", PAUSE)[1:] == [{"campaign_ids": [2]}]
     assert emu.token_requests == 1  # the second run reused the first run's token
     assert_nothing_leaked(emu, api_key, printed + output(capfd), first, second)
@@ -111,7 +111,12 @@ def test_ids_missing_from_the_list_are_read_one_by_one(emu: TrafficStarsEmulator
     # The list answers only its first "page": the other ids are read on their own.
     emu.fail_next(1, 200, path="/v1.1/campaigns", method="GET", body='{"response": [{"id": 1, "status": "paused"}]}')
     operator = TrafficStarsCampaignStateOperator(task_id="t", campaign_ids=[1, 3, 4], state="pause", dry_run=True)
-    assert operator.execute({}) == {"changed": [4], "failed": [], "unchanged": [1, 3]}  # type: ignore[arg-type]
+    assert operator.execute({}) == {  # type: ignore[arg-type]
+        "changed": [4],
+        "failed": [],
+        "unchanged": [1, 3],
+        "uncertain": [],
+    }
     assert [r.path for r in emu.request_log() if r.method == "GET"] == [
         "/v1.1/campaigns",
         "/v1.1/campaigns/3",
@@ -121,10 +126,10 @@ def test_ids_missing_from_the_list_are_read_one_by_one(emu: TrafficStarsEmulator
 
 def test_a_rerun_changes_nothing_and_says_so(dag: Any, emu: TrafficStarsEmulator) -> None:
     _, xcoms, first = run(dag, "ids", "pause_template")
-    assert xcoms["pause_template"] == {"changed": [1, 2, 4], "failed": [], "unchanged": [3]}
+    assert xcoms["pause_template"] == {"changed": [1, 2, 4], "failed": [], "unchanged": [3], "uncertain": []}
     assert run_rendered_fields(first)[("pause_template", -1)]["campaign_ids"] == "[1, 2, 3, 4]"
     _, xcoms, _ = run(dag, "ids", "pause_template")
-    assert xcoms["pause_template"] == {"changed": [], "failed": [], "unchanged": [1, 2, 3, 4]}
+    assert xcoms["pause_template"] == {"changed": [], "failed": [], "unchanged": [1, 2, 3, 4], "uncertain": []}
     assert len(sent(emu, "PUT", PAUSE)) == 1
     assert emu.count("GET", "/v1.1/campaigns") == 2  # each run read the state first, in one call
     assert emu.count("GET", "/v1.1/campaigns/1") == 0
@@ -135,15 +140,79 @@ def test_dry_run_changes_nothing(dag: Any, emu: TrafficStarsEmulator) -> None:
     before = emu.campaigns.snapshot()
     states, xcoms, _ = run(dag, "ids", "pause_dry", "update_dry")
     assert states == {"ids": "success", "pause_dry": "success", "update_dry": "success"}
-    assert xcoms["pause_dry"] == {"changed": [1, 4], "failed": [2], "unchanged": [3]}
+    assert xcoms["pause_dry"] == {"changed": [1, 4], "failed": [2], "unchanged": [3], "uncertain": []}
     assert xcoms["update_dry"] == {
         "campaign_id": 1,
         "before": {"price": 0.47, "max_daily": 120.0},
         "after": {"price": 0.6, "max_daily": 150.0},
         "changed": ["price", "max_daily"],
+        "uncertain": [],
     }
     assert emu.campaigns.snapshot() == before
     assert [r.method for r in emu.request_log() if r.method not in ("GET", "POST")] == []  # no PUT, no PATCH
+
+
+@pytest.mark.parametrize(
+    ("dry", "real", "state"), [("pause_dry", "pause_lenient", "pause"), ("run_dry", "run_lenient", "run")]
+)
+def test_a_dry_run_predicts_the_real_run(
+    dag: Any, emu: TrafficStarsEmulator, capfd: pytest.CaptureFixture[str], dry: str, real: str, state: str
+) -> None:
+    """Draft and unapproved campaigns cannot be switched: the dry run says ``failed``, as the real run finds."""
+    emu.campaigns.set_campaign(2, status="draft")
+    emu.campaigns.set_campaign(4, status="unapproved")
+    emu.campaigns.set_campaign(1, status="no_funds_paused")  # 3 is paused (seeded)
+    before = emu.campaigns.snapshot()
+    states, xcoms, _ = run(dag, "ids", dry)
+    assert states == {"ids": "success", dry: "success"}
+    predicted = xcoms[dry]
+    assert emu.campaigns.snapshot() == before and emu.count("PUT") == 0
+    assert (
+        predicted
+        == {
+            "pause": {"changed": [1], "failed": [2, 4], "unchanged": [3], "uncertain": []},
+            "run": {"changed": [1, 3], "failed": [2, 4], "unchanged": [], "uncertain": []},
+        }[state]
+    )
+
+    states, xcoms, _ = run(dag, "ids", real)
+    assert states == {"ids": "success", real: "success"}
+    assert xcoms[real] == predicted  # the real run did what the dry run said, TrafficStars answering
+    # Every campaign not already there was sent, the refused ones too: TrafficStars decides, not the rule.
+    assert sent(emu, "PUT", PAUSE if state == "pause" else RUN) == [
+        {"campaign_ids": [1, 2, 4] if state == "pause" else [1, 2, 3, 4]}
+    ]
+    assert "against the rule dry runs use" not in output(capfd)  # the emulator agreed with the rule
+
+
+def test_a_dry_run_says_uncertain_for_a_status_it_does_not_know(dag: Any, emu: TrafficStarsEmulator) -> None:
+    listed = [{"id": 1, "status": "enabled"}, {"id": 2, "status": "archived"}, {"id": 3, "status": "paused"}]
+    emu.fail_next(1, 200, path="/v1.1/campaigns", method="GET", body=json.dumps({"response": listed}))
+    emu.fail_next(
+        1, 200, path="/v1.1/campaigns/1", method="GET", body=json.dumps({**listed[1], "id": 1, "price": 0.47})
+    )
+    states, xcoms, _ = run(dag, "ids", "pause_dry", "update_dry")
+    assert states == {"ids": "success", "pause_dry": "success", "update_dry": "success"}
+    # 4 is not in the (scripted) list: read on its own, enabled.
+    assert xcoms["pause_dry"] == {"changed": [1, 4], "failed": [], "unchanged": [3], "uncertain": [2]}
+    assert xcoms["update_dry"] == {
+        "campaign_id": 1,
+        "before": {"price": 0.47, "max_daily": None},
+        "after": {"price": 0.6, "max_daily": 150.0},
+        "changed": [],
+        "uncertain": ["price", "max_daily"],
+    }
+    assert [r.method for r in emu.request_log() if r.method not in ("GET", "POST")] == []  # no PUT, no PATCH
+
+
+def test_the_failure_names_each_failed_campaigns_status(emu: TrafficStarsEmulator) -> None:
+    from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
+
+    emu.campaigns.set_campaign(5, status="draft")
+    operator = TrafficStarsCampaignStateOperator(task_id="t", campaign_ids=[5, 404], state="pause")
+    with pytest.raises(TrafficStarsPartialFailureError) as caught:
+        operator.execute({})  # type: ignore[arg-type]
+    assert caught.value.statuses == {5: "draft", 404: "unknown id"}
 
 
 def test_batches_and_a_503_on_put_is_retried_and_a_503_on_post_is_not(dag: Any, emu: TrafficStarsEmulator) -> None:
@@ -153,7 +222,7 @@ def test_batches_and_a_503_on_put_is_retried_and_a_503_on_post_is_not(dag: Any, 
     emu.fail_next(1, 503, path=RUN, method="PUT")
     states, xcoms, _ = run(dag, "run_batches")
     assert states == {"run_batches": "success"}
-    assert xcoms["run_batches"] == {"changed": [1, 2, 3, 4, 5, 6], "failed": [], "unchanged": []}
+    assert xcoms["run_batches"] == {"changed": [1, 2, 3, 4, 5, 6], "failed": [], "unchanged": [], "uncertain": []}
     # Batches of 4; the first call answered 503 and was sent again (PUT is idempotent).
     assert sent(emu, "PUT", RUN) == [{"campaign_ids": [1, 2, 3, 4]}] * 2 + [{"campaign_ids": [5, 6]}]
     assert [r.status for r in emu.request_log() if r.method == "PUT"] == [503, 200, 200]
@@ -182,6 +251,7 @@ def test_max_change_refuses_a_bid_jump_and_a_patch_is_retried_after_503(
         "before": {"price": 0.47, "max_daily": 120.0},
         "after": {"price": 0.6, "max_daily": 150.0},
         "changed": ["price", "max_daily"],
+        "uncertain": [],
     }
     campaign = emu.campaigns.get(1) or {}
     assert (campaign["price"], campaign["max_daily"]) == (0.6, 150.0)

@@ -236,7 +236,7 @@ def test_report_etl_and_load_without_a_logical_date_twice(
     report_emulator.reports.revise_day(days[0])
     run2 = dag_test_without_date(etl, run_conf={"base_url": f"file://{tmp_path}/from-param/"})
     assert _check_etl_run(run2, tmp_path / "from-param") == days
-    dag_test_without_date(load)
+    dag_test_without_date(load, run_conf={"base_url": f"file://{tmp_path}/from-param/"})  # the load trusts only it
     assert _tables(warehouse) == first
     _, revised = _read_csv(run_xcoms(run2)[("advertiser_by_campaign", -1)][0]["url"])
     assert _leads(warehouse, days[0]) == sum(int(r["leads"]) for r in revised) > leads_before

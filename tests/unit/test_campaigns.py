@@ -5,6 +5,7 @@ The hook part runs against the real emulator: a bad argument must fail before an
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from typing import Any
@@ -140,6 +141,57 @@ def test_campaign_answers() -> None:
     for bad in ([], {"id": 4}, {"id": 5, "status": "paused"}, {"status": 1}):
         with pytest.raises(TrafficStarsApiError):
             c.parse_campaign(bad, 4)
+
+
+# -- which campaigns TrafficStars refuses ----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("action", "status", "expected"),
+    [
+        ("pause", "enabled", "changed"),
+        ("pause", "no_funds_paused", "changed"),
+        ("pause", "paused", "unchanged"),
+        ("run", "paused", "changed"),
+        ("run", "no_funds_paused", "changed"),
+        ("run", "enabled", "unchanged"),
+        *[(action, status, "failed") for action in ("run", "pause") for status in ("rejected", "draft", "unapproved")],
+        ("run", None, "failed"),  # TrafficStars does not know the id
+        ("pause", None, "failed"),
+        ("run", "archived", "uncertain"),  # a status TrafficStars added later: nobody can tell before it answers
+        ("pause", "Paused", "uncertain"),
+        *[("update", status, "changed") for status in c.CAMPAIGN_STATUSES],
+        ("update", "archived", "uncertain"),
+        ("update", None, "failed"),
+    ],
+)
+def test_predicted_outcomes(action: str, status: str | None, expected: str) -> None:
+    assert c.predict_outcome(action, status) == expected
+
+
+def test_the_rule_agrees_with_the_emulator_for_every_status() -> None:
+    """The emulator is written apart from the rule: for each status and state, the two must say the same."""
+    from airflow_provider_trafficstars.testing.emulator_campaigns import STATUSES, CampaignStore
+
+    assert set(STATUSES) == set(c.CAMPAIGN_STATUSES)
+    for state in c.CAMPAIGN_STATES:
+        store = CampaignStore(count=0)
+        for cid, status in enumerate(STATUSES, start=1):
+            store.set_campaign(cid, status=status)
+        predicted = {
+            cid: c.predict_outcome(state, status)
+            for cid, status in enumerate(STATUSES, start=1)
+            if status != c.STATE_STATUS[state]
+        }
+        body = json.dumps({"campaign_ids": [*predicted, 404]}).encode()
+        answer = store.handle("PUT", c.state_path(state), "", "application/json", body)
+        assert answer["success"] == [cid for cid, outcome in predicted.items() if outcome == "changed"], state
+        assert answer["failed"] == [cid for cid, outcome in predicted.items() if outcome == "failed"] + [404], state
+        assert set(predicted.values()) == {"changed", "failed"}  # not vacuous: both kinds were sent
+    assert c.predict_outcome("run", None) == "failed"  # the 404 above: unknown to both
+
+
+def test_predict_outcome_refuses_an_unknown_action() -> None:
+    with pytest.raises(TrafficStarsConfigError):
+        c.predict_outcome("delete", "enabled")
 
 
 # -- the max_change guard --------------------------------------------------------------------------

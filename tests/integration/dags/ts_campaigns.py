@@ -44,6 +44,11 @@ with DAG(
         task_id="pause_dry", campaign_ids=campaign_ids, state="pause", dry_run="{{ params.dry_run }}"
     )
     TrafficStarsCampaignStateOperator(task_id="run_batches", campaign_ids=[1, 2, 3, 4, 5, 6], state="run", batch_size=4)
+    # The same request as a dry run and for real: what the first says, the second must do.
+    TrafficStarsCampaignStateOperator(task_id="run_dry", campaign_ids=campaign_ids, state="run", dry_run=True)
+    TrafficStarsCampaignStateOperator(
+        task_id="run_lenient", campaign_ids=campaign_ids, state="run", fail_on_partial=False
+    )
 
     TrafficStarsCampaignUpdateOperator(
         task_id="update", campaign_id=1, price="{{ params.price }}", max_daily=150, max_change=0.5
