@@ -18,7 +18,7 @@ from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
 from tests.conftest import assert_no_secret, conn_json
-from tests.fakes import TOKEN_VAR, DictStore, new_api_key
+from tests.fakes import TOKEN_VAR, DictStore, new_api_key, obtained_earlier
 
 INFO = "/v1/auth/info"
 
@@ -119,6 +119,7 @@ def test_a_revoked_shared_token_is_replaced_once(
     ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
 ) -> None:
     run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    store.values[TOKEN_VAR] = obtained_earlier(store.values[TOKEN_VAR])  # revoked an hour after it was obtained
     emulator.revoke_all()
     events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
     assert events[0]["status"] == "success"
