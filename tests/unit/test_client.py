@@ -103,13 +103,26 @@ def test_429_retry_after_http_date_is_relative_to_the_clock(
     assert sleeps == [12.0]
 
 
-def test_retry_after_is_capped(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+def test_retry_after_is_honoured_exactly_when_it_fits_the_budget(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
     requests_mock.post(TOKEN_URL, json=GOOD)
-    requests_mock.get(
+    requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 429, "headers": {"Retry-After": "100"}}, {"json": []}])
+    make_client(clock, sleeps).request("GET", "/v1.1/campaigns")
+    assert sleeps == [100.0]  # not cut short: a retry before the server's time would only earn another 429
+
+
+def test_retry_after_beyond_the_budget_fails_at_once_with_retry_after(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
+    requests_mock.post(TOKEN_URL, json=GOOD)
+    api = requests_mock.get(
         f"{BASE}/v1.1/campaigns", [{"status_code": 429, "headers": {"Retry-After": "3600"}}, {"json": []}]
     )
-    make_client(clock, sleeps, retry_after_max=60).request("GET", "/v1.1/campaigns")
-    assert sleeps == [60.0]
+    with pytest.raises(TrafficStarsApiError) as info:
+        make_client(clock, sleeps).request("GET", "/v1.1/campaigns")
+    assert (info.value.status_code, info.value.retry_after, info.value.attempts) == (429, 3600.0, 1)
+    assert sleeps == [] and api.call_count == 1  # no early retry, no hour-long sleep inside a call
 
 
 def test_5xx_on_get_backs_off_exponentially_then_raises(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
