@@ -3,7 +3,9 @@
 Policy: a token in memory if it is usable, else the shared record's, else a renewal under the process
 lock and the cross-process lease (:mod:`~airflow_provider_trafficstars.lease`), stored for every task.
 A call answered 401 takes another token once (one another task stored, else a new one) and is sent once
-more. The hook, the operators, every sensor poke and every trigger poll go through here; how calls are
+more, unless it was just obtained and is still the shared one: then the API refuses the call, and a new
+token cannot help (:meth:`TrafficStarsClient._token_after_401`). The hook, the operators, every sensor poke
+and every trigger poll go through here; how calls are
 sent (retries, deadline, redirects) is :mod:`~airflow_provider_trafficstars.transport`'s business.
 """
 
@@ -75,10 +77,8 @@ class TrafficStarsClient:
             config.base_url,
             timeout=config.timeout,
             max_retries=config.max_retries,
-            backoff_base=config.backoff_base,
-            backoff_max=config.backoff_max,
+            backoff=config.backoff,
             backoff_budget=config.backoff_budget,
-            retry_after_max=config.retry_after_max,
             sleep=sleep,
             clock=clock,
             secrets=lambda: (config.api_key, self._token.access_token if self._token else None),
@@ -213,8 +213,7 @@ class TrafficStarsClient:
         token = self.token()
         resp = self._send(method, url, path, safe, headers, token, kwargs)
         if resp.status_code == 401:
-            log.info("TrafficStars answered 401 to %s %s; taking another token and trying once more.", method, path)
-            token = self.token(avoid=token.access_token)
+            token = self._token_after_401(token, method, path)
             resp = self._send(method, url, path, safe, headers, token, kwargs)
             if resp.status_code == 401:
                 raise TrafficStarsAuthError(
@@ -226,6 +225,31 @@ class TrafficStarsClient:
         if not resp.ok:
             raise self._transport.api_error(resp, method, path)
         return resp
+
+    def _token_after_401(self, rejected: AccessToken, method: str, path: str) -> AccessToken:
+        """Return the token to send a call answered 401 once more with, or raise: THE rule of a 401.
+
+        A refusal, when the shared record still holds the rejected token and it was obtained less than
+        :data:`~airflow_provider_trafficstars.token.JUST_OBTAINED` s ago (by any process): a new token would be
+        refused too, so none is requested. Otherwise it expired or was revoked (or a logout cleared the record):
+        :meth:`token` takes the one another task stored, else renews once.
+
+        :raises TrafficStarsAuthError: ``reason="unauthorized"``, ``status_code=401``, for a refusal.
+        """
+        shared = self._load_cached()
+        if (
+            shared is not None
+            and shared.access_token == rejected.access_token
+            and shared.is_just_obtained(self._clock())
+        ):
+            raise TrafficStarsAuthError(
+                f"TrafficStars answered 401 to {method} {path} with a token obtained less than a minute ago: the API "
+                "key may not use this endpoint. No new token was requested (it would be refused too).",
+                reason="unauthorized",
+                status_code=401,
+            )
+        log.info("TrafficStars answered 401 to %s %s; taking another token and trying once more.", method, path)
+        return self.token(avoid=rejected.access_token)
 
     def _send(
         self, method: str, url: str, path: str, safe: bool, headers: dict[str, str], token: AccessToken, kwargs: Any

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from airflow_provider_trafficstars.lease import LeaseTimings
 from airflow_provider_trafficstars.rate_limit import DEFAULT_CALLS
 from airflow_provider_trafficstars.token import fingerprint
+from airflow_provider_trafficstars.waits import RATE_WINDOW, Backoff
 
 
 @dataclass(frozen=True)
@@ -20,8 +21,9 @@ class ClientConfig:
     :param refresh_margin: renew this many seconds before expiry (at most half the token's lifetime).
     :param backoff_base: first backoff wait in seconds; exponential with jitter.
     :param backoff_max: longest single backoff wait in seconds.
-    :param retry_after_max: longest wait honoured from a ``Retry-After`` header.
     :param backoff_budget: most seconds one call may take, all attempts and waits together.
+    :param rate_window: seconds after which the server's full rate-limit window has surely rolled over: the
+        retries after a 429 without ``Retry-After`` reach past it (see :mod:`~airflow_provider_trafficstars.waits`).
     :param single_flight: renew a stale token in one process while the others wait for it.
     :param lease: the delays of that lease.
     :param rate_limit: calls per 60 s this process may send to the account (0: no limit).
@@ -35,8 +37,8 @@ class ClientConfig:
     refresh_margin: float = 300.0
     backoff_base: float = 1.0
     backoff_max: float = 30.0
-    retry_after_max: float = 60.0
     backoff_budget: float = 120.0
+    rate_window: float = RATE_WINDOW
     single_flight: bool = True
     lease: LeaseTimings = field(default_factory=LeaseTimings)
     rate_limit: int = DEFAULT_CALLS  # [i11]
@@ -45,3 +47,8 @@ class ClientConfig:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.base_url, self.api_key)
+
+    @property
+    def backoff(self) -> Backoff:
+        """Return the wait rule of this client's retries."""
+        return Backoff(base=self.backoff_base, cap=self.backoff_max, retries=self.max_retries, window=self.rate_window)

@@ -23,6 +23,10 @@ DEFAULT_LIFETIME_WHEN_MISSING = 300
 #: Longest lifetime we believe from a token answer; anything longer is capped to this.
 MAX_LIFETIME = 7 * 24 * 3600
 
+#: A 401 on a token obtained less than this many seconds ago is the API refusing the call (the key may not
+#: use that endpoint), not the token expiring: see :meth:`AccessToken.is_just_obtained`.
+JUST_OBTAINED = 60.0
+
 RECORD_FIELDS = ("access_token", "token_type", "obtained_at", "expires_at", "fingerprint")
 
 
@@ -95,6 +99,14 @@ class AccessToken:
     def is_expired(self, now: DateTime) -> bool:
         """Return True once ``expires_at`` has passed."""
         return now >= self.expires_at
+
+    def is_just_obtained(self, now: DateTime) -> bool:
+        """Return True when the token was obtained less than :data:`JUST_OBTAINED` seconds before ``now``.
+
+        ``obtained_at`` may come from another worker's clock: one that runs ahead makes the token look younger,
+        one that lags makes it look older; either way a minute of skew at most shifts which 401 is renewed.
+        """
+        return datetime.__sub__(now, self.obtained_at).total_seconds() < JUST_OBTAINED
 
     def seconds_left(self, now: DateTime) -> float:
         """Return the seconds until ``expires_at`` (negative once expired)."""

@@ -6,8 +6,10 @@ exchange included, goes through :meth:`Transport.send`, so these rules hold ever
 - ``timeout`` bounds a whole attempt (connect and every read), not each read;
 - a redirect is never followed (it would carry the API key or the token elsewhere): a 3xx is a
   :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsRedirectError`;
-- connection failures are retried always (nothing was sent), 429 always (waiting at least Retry-After),
-  5xx and read timeouts only for idempotent calls; a TLS handshake failure never (it is configuration).
+- connection failures are retried always (nothing was sent), 429 always, 5xx and read timeouts only for
+  idempotent calls; a TLS handshake failure never (it is configuration). How long each retry waits is
+  :class:`~airflow_provider_trafficstars.waits.Backoff`'s decision (Retry-After exactly; past the server's
+  window after a 429 without it), and no retry starts whose wait would end past ``backoff_budget``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.redaction import body_excerpt
 from airflow_provider_trafficstars.token import utcnow
+from airflow_provider_trafficstars.waits import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +59,20 @@ class _DeadlineExceeded(Exception):
     """The attempt's deadline passed while the answer was still arriving."""
 
 
-class _WaitRetryAfterOr(tenacity.wait.wait_base):
-    """Wait what the server's Retry-After says (capped), else what ``fallback`` says."""
+class _Wait(tenacity.wait.wait_base):
+    """Ask the one wait rule (:meth:`Backoff.wait`) how long to wait after the failed attempt."""
 
-    def __init__(self, fallback: tenacity.wait.wait_base, cap: float) -> None:
-        self.fallback = fallback
-        self.cap = cap
+    def __init__(self, backoff: Backoff) -> None:
+        self.backoff = backoff
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
-        after = getattr(exc, "retry_after", None)
-        if after is not None:
-            return min(float(after), self.cap)
-        return float(self.fallback(retry_state))
+        response = getattr(exc, "response", None)
+        return self.backoff.wait(
+            retry_state.attempt_number,
+            status=None if response is None else response.status_code,
+            retry_after=getattr(exc, "retry_after", None),
+        )
 
 
 def transport_kind(exc: BaseException) -> str:
@@ -99,9 +103,8 @@ class Transport:
     :param base_url: where the calls go (for messages).
     :param timeout: seconds one attempt may take, from connect to the last byte.
     :param max_retries: retries after the first attempt.
-    :param backoff_base: first backoff wait; exponential with jitter up to ``backoff_max``.
+    :param backoff: how long to wait before each retry.
     :param backoff_budget: most seconds one call may take, all attempts and waits together.
-    :param retry_after_max: longest wait honoured from a ``Retry-After`` header.
     :param sleep: the wait between attempts (tests inject one).
     :param clock: the current UTC time (an HTTP-date Retry-After is relative to it).
     :param secrets: returns the values to scrub from error excerpts.
@@ -114,10 +117,8 @@ class Transport:
         *,
         timeout: float,
         max_retries: int,
-        backoff_base: float,
-        backoff_max: float,
+        backoff: Backoff,
         backoff_budget: float,
-        retry_after_max: float,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], DateTime] = utcnow,
         secrets: Callable[[], Iterable[str | None]] = lambda: (),
@@ -133,9 +134,7 @@ class Transport:
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
             stop=tenacity.stop_after_attempt(max_retries + 1) | tenacity.stop_before_delay(backoff_budget),
-            wait=_WaitRetryAfterOr(
-                tenacity.wait_exponential_jitter(initial=backoff_base, max=backoff_max), retry_after_max
-            ),
+            wait=_Wait(backoff),
             sleep=sleep,
             before_sleep=self._log_retry,
             reraise=True,

@@ -28,7 +28,7 @@ AIRFLOW_HOME = HOME.path
 DAGS_FOLDER = HOME.dags_folder
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator  # noqa: E402
-from tests.fakes import CONN_ID, new_api_key  # noqa: E402
+from tests.fakes import CONN_ID, TOKEN_VAR, new_api_key  # noqa: E402
 
 
 @pytest.fixture
@@ -110,6 +110,17 @@ def variable(key: str) -> str | None:
 
     value: str | None = Variable.get(key, default_var=None)
     return value
+
+
+def age_token_variable(key: str = TOKEN_VAR, seconds: float = 3600.0) -> None:
+    """Make the shared token record in Variable ``key`` say its token was obtained ``seconds`` earlier."""
+    from airflow.models import Variable
+
+    from tests.fakes import obtained_earlier
+
+    record = variable(key)
+    assert record is not None, f"no token record in {key}"
+    Variable.set(key, obtained_earlier(record, seconds))
 
 
 def run_xcoms(run: Any) -> dict[tuple[str, int], Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import threading
 from collections.abc import Callable, Iterable
 
@@ -16,7 +17,19 @@ import pendulum
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
 from airflow_provider_trafficstars.testing.emulator_state import new_api_key
 
-__all__ = ["CONN_ID", "T0", "TOKEN_VAR", "Clock", "DictStore", "FakeTime", "Waits", "World", "new_api_key"]
+__all__ = [
+    "CONN_ID",
+    "T0",
+    "TOKEN_VAR",
+    "Clock",
+    "CountingStore",
+    "DictStore",
+    "FakeTime",
+    "Waits",
+    "World",
+    "new_api_key",
+    "obtained_earlier",
+]
 
 #: The connection id the hook, the operators and the sensor use by default.
 CONN_ID = "trafficstars_default"
@@ -135,3 +148,37 @@ class DictStore:
     def count(self, op: str, key: str) -> int:
         """How many times ``op`` was called on ``key``."""
         return self.log.count((op, key))
+
+
+class CountingStore(DictStore):
+    """A Variable store that logs every operation (``count``, ``log``) and passes it to a real one.
+
+    :param inner: the store that holds the values (e.g. Airflow's, from ``_compat.get_variable_store()``).
+    """
+
+    def __init__(self, inner: object) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def get(self, key: str) -> str | None:
+        self._op("get", key)
+        return self.inner.get(key)  # type: ignore[attr-defined,no-any-return]
+
+    def set(self, key: str, value: str) -> None:
+        self._op("set", key)
+        self.inner.set(key, value)  # type: ignore[attr-defined]
+
+    def delete(self, key: str) -> None:
+        self._op("delete", key)
+        self.inner.delete(key)  # type: ignore[attr-defined]
+
+
+def obtained_earlier(record: str, seconds: float = 3600.0) -> str:
+    """Return a token record whose token was obtained ``seconds`` earlier (same token, same expiry).
+
+    A 401 on a token obtained less than a minute ago is the API refusing the call, and the client does not
+    renew it: a test of a token revoked (or expired) later ages the shared record first, as time would.
+    """
+    data = json.loads(record)
+    data["obtained_at"] = pendulum.parse(data["obtained_at"]).subtract(seconds=seconds).isoformat()
+    return json.dumps(data)

@@ -2,12 +2,14 @@
 
 A subclass names its trigger class; a poke builds that trigger (no I/O) and calls its ``check`` on the
 task's hook, and the deferrable mode hands the same trigger to the triggerer. So the three modes cannot
-differ in what they decide, only in how they wait.
+differ in what they decide, only in how they wait; and how long they wait after trouble is one rule,
+:func:`~airflow_provider_trafficstars.waits.next_poll_delay`, in all three.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +22,7 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
+from airflow_provider_trafficstars._compat import AIRFLOW_VERSION
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
@@ -27,6 +30,7 @@ from airflow_provider_trafficstars.exceptions import (
     is_transient,
 )
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.waits import next_poll_delay
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -34,11 +38,35 @@ if TYPE_CHECKING:
     from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 
+def _loop_asks_next_poke_interval() -> bool:
+    """Return True where BaseSensorOperator's loop takes every wait from ``_get_next_poke_interval``.
+
+    Airflow has no public way to choose when the next poke runs. Its ``execute`` asks the private
+    ``_get_next_poke_interval(started_at, run_duration, poke_count)`` how long to sleep (poke mode) and when
+    to reschedule (reschedule mode), with that signature on every version this package supports (2.11 and
+    3.0-3.3, read in their sources). The override below exists only where that holds; on any other version
+    the pokes fall back to Airflow's own interval, and ``tests/integration/test_sensor_waits.py`` proves on
+    every leg of the version matrix that the loop follows the override.
+    """
+    from packaging.version import Version
+
+    method = getattr(BaseSensorOperator, "_get_next_poke_interval", None)
+    if method is None or not Version("2.11") <= Version(Version(AIRFLOW_VERSION).base_version) < Version("3.4"):
+        return False
+    return list(inspect.signature(method).parameters) == ["self", "started_at", "run_duration", "poke_count"]
+
+
+#: See :func:`_loop_asks_next_poke_interval`.
+LOOP_ASKS_NEXT_POKE_INTERVAL = _loop_asks_next_poke_interval()
+
+
 class TrafficStarsPollingSensor(BaseSensorOperator):
     """Wait until the check of :attr:`trigger_class` holds, in a worker slot or in the triggerer.
 
-    HTTP 429, 5xx and network errors mean "not yet"; a rejected API key or a bad argument fails the task
-    at once, without retries (or skips it with ``soft_fail``), as it will not fix itself.
+    HTTP 429, 5xx and network errors mean "not yet", and the next poke waits what the trigger's next poll
+    would (:func:`~airflow_provider_trafficstars.waits.next_poll_delay`: at least the ``Retry-After`` of a 429
+    or 503, in poke and reschedule mode alike); a rejected API key or a bad argument fails the task at once,
+    without retries (or skips it with ``soft_fail``), as it will not fix itself.
 
     :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
     :param deferrable: wait in the triggerer instead of a worker slot.
@@ -60,6 +88,9 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
         super().__init__(poke_interval=poke_interval, **kwargs)
         self.trafficstars_conn_id = trafficstars_conn_id
         self.deferrable = deferrable
+        # The trouble of the last poke and how many pokes in a row met trouble: what the next wait depends on.
+        self._poke_trouble: TrafficStarsApiError | None = None
+        self._troubled_pokes = 0
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """Return the subclass's own arguments of its trigger (besides conn_id, poke_interval, timeout_at)."""
@@ -81,6 +112,7 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
 
     # -- poke and reschedule mode -----------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue:
+        self._poke_trouble = None
         try:
             result = self.make_trigger().check(self.hook)
         except (TrafficStarsAuthError, TrafficStarsConfigError) as exc:
@@ -89,12 +121,23 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
         except TrafficStarsApiError as exc:
             if not is_transient(exc):
                 raise
+            self._poke_trouble, self._troubled_pokes = exc, self._troubled_pokes + 1
             self.log.warning("TrafficStars is not ready yet: %s", exc)
             return PokeReturnValue(False)
+        self._troubled_pokes = 0
         if result is None:
             return PokeReturnValue(False)
         self.log.info("TrafficStars: %s holds.", self.trigger_class.waiting_for)
         return PokeReturnValue(True, result)
+
+    if LOOP_ASKS_NEXT_POKE_INTERVAL:
+
+        def _get_next_poke_interval(self, started_at: Any, run_duration: Callable[[], float], poke_count: int) -> float:
+            """Return Airflow's interval, or longer when the last poke met a 429 or a Retry-After (one rule)."""
+            interval = super()._get_next_poke_interval(started_at, run_duration, poke_count)
+            return next_poll_delay(
+                interval, self._poke_trouble, attempt=self._troubled_pokes, time_left=self.timeout - run_duration()
+            )
 
     # -- deferrable mode --------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:

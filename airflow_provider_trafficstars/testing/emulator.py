@@ -237,9 +237,19 @@ class TrafficStarsEmulator:
         """
         self.state.set_trickle(seconds_per_byte, path)
 
-    def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
-        """Answer 429 with Retry-After once more than ``count`` calls arrive within ``window`` seconds."""
-        self.state.set_rate_limit(rate_limit)
+    def set_rate_limit(self, rate_limit: tuple[int, float] | None, *, retry_after: bool = True) -> None:
+        """Answer 429 once more than ``count`` calls arrive within ``window`` seconds.
+
+        :param retry_after: whether the 429 says ``Retry-After`` (the seconds until a call leaves the window).
+        """
+        self.state.set_rate_limit(rate_limit, retry_after=retry_after)
+
+    def forbid(self, path: str, status: int | None = 401) -> None:
+        """Answer ``status`` to every call with a valid token on ``path``: an endpoint the API key may not use.
+
+        A missing or invalid token still gets the usual 401 ``invalid_token``; ``status=None`` lifts the switch.
+        """
+        self.state.forbid(path, status)
 
     def set_token_response(
         self, body: str | bytes | None, *, status: int = 200, content_type: str = "application/json"
@@ -264,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token-lifetime", type=int, default=36000)
     parser.add_argument("--campaigns", type=int, default=3)
     parser.add_argument("--rate-limit", help="N/SECONDS, e.g. 100/60 (off by default)")
+    parser.add_argument("--no-retry-after", action="store_true", help="the rate limit's 429s omit Retry-After")
     parser.add_argument("--port-file", type=Path, help="write the port number here once listening")
     args = parser.parse_args(argv)
     rate_limit = None
@@ -283,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         campaigns=args.campaigns,
         rate_limit=rate_limit,
     )
+    if args.no_retry_after:
+        emulator.set_rate_limit(rate_limit, retry_after=False)
     try:
         emulator.start()
     except OSError as exc:

@@ -21,7 +21,7 @@ CONTROL_ROUTES: dict[str, str] = {
     "stats": "GET", "reset": "POST", "revoke": "POST", "advance": "POST", "fail": "POST",
     "drop": "POST", "latency": "POST", "keys": "POST", "echo": "POST",
     "truncate": "POST", "token_response": "POST", "rate_limit": "POST", "redirect": "POST", "trickle": "POST",
-    "campaigns": "GET", "set_campaigns": "POST",
+    "campaigns": "GET", "set_campaigns": "POST", "forbid": "POST",
     **dict.fromkeys(emulator_reports.CONTROLS, "POST"),
 }  # fmt: skip
 
@@ -88,7 +88,14 @@ def _run(emu: TrafficStarsEmulator, name: str, args: dict[str, Any]) -> None:
         )
     elif name == "rate_limit":
         limit = args.get("requests")
-        emu.set_rate_limit(None if limit is None else (_int(args, "requests", 0), _number(args, "window")))
+        emu.set_rate_limit(
+            None if limit is None else (_int(args, "requests", 0), _number(args, "window")),
+            retry_after=_flag(args, "retry_after", True),
+        )
+    elif name == "forbid":
+        if path is None:
+            raise ValueError("path is required")
+        emu.forbid(path, None if args.get("status", 401) is None else _int(args, "status", 401))
     elif name == "fail":
         retry_after = args.get("retry_after")
         emu.fail_next(
@@ -126,6 +133,13 @@ def _int(args: dict[str, Any], name: str, default: int) -> int:
     value = args.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer")
+    return value
+
+
+def _flag(args: dict[str, Any], name: str, default: bool) -> bool:
+    value = args.get(name, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
     return value
 
 

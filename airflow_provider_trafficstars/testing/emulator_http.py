@@ -250,9 +250,9 @@ class EmulatorHandler(BaseHTTPRequestHandler):
             else:
                 self._send(fault.status, fault.body, fault.content_type, extra)
             return
-        retry_after = state.rate_limited()
-        if retry_after is not None:
-            self._error(429, "rate_limited", "too many requests", {"Retry-After": str(retry_after)})
+        limited = state.rate_limited()
+        if limited is not None:
+            self._error(429, "rate_limited", "too many requests", limited)
             return
         route = ROUTES.get(path) or route_for(path)
         if route is None:
@@ -270,6 +270,11 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if record is None:
             challenge = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             self._error(401, "invalid_token", "missing, invalid, revoked or expired access token", challenge)
+            return
+        denied = state.forbidden_status(path)
+        if denied is not None:
+            challenge = {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+            self._error(denied, "insufficient_scope", "the API key may not use this endpoint", challenge)
             return
         getattr(self, "_handle_" + route[method])(state, record, query)
 

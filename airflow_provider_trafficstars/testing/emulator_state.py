@@ -109,6 +109,7 @@ class EmulatorState:
     api_keys: set[str]
     token_lifetime: int = 36000
     rate_limit: tuple[int, float] | None = None
+    rate_retry_after: bool = True
     clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
@@ -118,6 +119,7 @@ class EmulatorState:
     trickle: dict[str | None, float] = field(default_factory=dict)
     token_override: TokenOverride | None = None
     echo_secrets: bool = False
+    forbidden: dict[str, int] = field(default_factory=dict)
     clock_offset: float = 0.0
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
     log: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=MAX_LOG_ENTRIES))
@@ -253,16 +255,20 @@ class EmulatorState:
         with self.lock:
             return self.echo_secrets
 
-    def set_rate_limit(self, rate_limit: tuple[int, float] | None) -> None:
-        """Limit requests to ``(count, window seconds)``; ``None`` lifts the limit."""
+    def set_rate_limit(self, rate_limit: tuple[int, float] | None, *, retry_after: bool = True) -> None:
+        """Limit requests to ``(count, window seconds)``; ``None`` lifts the limit.
+
+        :param retry_after: whether its 429 answers say ``Retry-After`` (an API may omit it).
+        """
         if rate_limit is not None and (rate_limit[0] < 1 or not 0 < rate_limit[1] < math.inf):
             raise ValueError("rate_limit must be (requests >= 1, finite window seconds > 0)")
         with self.lock:
             self.rate_limit = rate_limit
+            self.rate_retry_after = retry_after
             self._window.clear()
 
-    def rate_limited(self) -> int | None:
-        """Register one request; return Retry-After seconds when it exceeds the rate limit."""
+    def rate_limited(self) -> dict[str, str] | None:
+        """Register one request; return the headers of a 429 when it exceeds the rate limit, else None."""
         with self.lock:
             if self.rate_limit is None:
                 return None
@@ -271,9 +277,24 @@ class EmulatorState:
             while self._window and self._window[0] <= now - window:
                 self._window.popleft()
             if len(self._window) >= limit:
-                return max(1, math.ceil(self._window[0] + window - now))
+                after = max(1, math.ceil(self._window[0] + window - now))
+                return {"Retry-After": str(after)} if self.rate_retry_after else {}
             self._window.append(now)
             return None
+
+    def forbid(self, path: str, status: int | None) -> None:
+        """Answer ``status`` to valid tokens on ``path`` (an endpoint the key may not use); None lifts it."""
+        if status is not None and not 400 <= status <= 499:
+            raise ValueError("status must be a 4xx code")
+        with self.lock:
+            if status is None:
+                self.forbidden.pop(path, None)
+            else:
+                self.forbidden[path] = status
+
+    def forbidden_status(self, path: str) -> int | None:
+        with self.lock:
+            return self.forbidden.get(path)
 
     # -- log and counters ---------------------------------------------------------------------
     def count_request(self, method: str, path: str) -> float:
@@ -326,6 +347,7 @@ class EmulatorState:
             self.trickle.clear()
             self.token_override = None
             self.echo_secrets = False
+            self.forbidden.clear()
             self.clock_offset = 0.0
             self.counters.clear()
             self.log.clear()

@@ -26,14 +26,10 @@ from airflow_provider_trafficstars.exceptions import (
     is_transient,
 )
 from airflow_provider_trafficstars.token import utcnow
+from airflow_provider_trafficstars.waits import next_poll_delay
 
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-
-#: Shortest wait between two polls, whatever poke_interval says: a trigger must never spin.
-MIN_POLL_INTERVAL = 0.1
-#: Longest wait honoured from a ``Retry-After`` answer (the client caps its own waits the same way).
-RETRY_AFTER_MAX = 300.0
 
 
 def parse_deadline(value: str | float | DateTime | None) -> DateTime | None:
@@ -53,19 +49,6 @@ def parse_deadline(value: str | float | DateTime | None) -> DateTime | None:
     if not isinstance(parsed, DateTime):
         raise TrafficStarsConfigError(f"timeout_at must be an ISO 8601 time or epoch seconds, got {value!r}.")
     return parsed.in_timezone("UTC")
-
-
-def next_poll_delay(poke_interval: float, error: BaseException | None) -> float:
-    """Return the seconds to wait before the next poll: ``poke_interval``, or longer when the API said so.
-
-    The one rule for sensors and triggers alike: never below :data:`MIN_POLL_INTERVAL`, and never below a
-    ``Retry-After`` the API sent with its 429/503 (capped at :data:`RETRY_AFTER_MAX`).
-    """
-    delay = max(float(poke_interval), MIN_POLL_INTERVAL)
-    retry_after = getattr(error, "retry_after", None)
-    if isinstance(retry_after, (int, float)) and retry_after > 0:
-        delay = max(delay, min(float(retry_after), RETRY_AFTER_MAX))
-    return delay
 
 
 def error_event(exc: TrafficStarsError) -> dict[str, Any]:
@@ -93,7 +76,8 @@ class TrafficStarsPollingTrigger(BaseTrigger):
 
     Events: ``{"status": "success", "result": ...}``; ``{"status": "error", "kind", "reason", "status_code",
     "message", ...}`` for trouble that will not pass by itself; ``{"status": "timeout", "message"}`` at
-    ``timeout_at``. HTTP 429, 5xx and network errors mean "not yet" (waiting at least what Retry-After says).
+    ``timeout_at``. HTTP 429, 5xx and network errors mean "not yet"; the next poll waits what
+    :func:`~airflow_provider_trafficstars.waits.next_poll_delay` says (the sensors' rule too).
 
     :param conn_id: the Airflow connection id (conn type ``trafficstars``).
     :param poke_interval: seconds between polls.
@@ -153,7 +137,7 @@ class TrafficStarsPollingTrigger(BaseTrigger):
         # make them share one renewal, exactly as tasks in worker threads do.
         check = sync_to_async(self.check, thread_sensitive=False)
         last_problem = "no answer yet"
-        polls = 0
+        polls = troubled = 0
         try:
             while True:
                 polls += 1
@@ -168,14 +152,14 @@ class TrafficStarsPollingTrigger(BaseTrigger):
                     if not is_transient(exc):
                         yield TriggerEvent(error_event(exc))
                         return
-                    problem, last_problem = exc, str(exc)
+                    problem, last_problem, troubled = exc, str(exc), troubled + 1
                     self.log.warning("TrafficStars is not ready yet (poll %d): %s", polls, last_problem)
                 else:
                     if result is not None:
                         self.log.info("TrafficStars: %s holds (poll %d).", self.waiting_for, polls)
                         yield TriggerEvent({"status": "success", "result": result})
                         return
-                    last_problem = f"{self.waiting_for} does not hold yet"
+                    last_problem, troubled = f"{self.waiting_for} does not hold yet", 0
                 now = utcnow()
                 if self.timeout_at is not None and now >= self.timeout_at:
                     yield TriggerEvent(
@@ -186,9 +170,7 @@ class TrafficStarsPollingTrigger(BaseTrigger):
                         }
                     )
                     return
-                delay = next_poll_delay(self.poke_interval, problem)
-                if self.timeout_at is not None:
-                    delay = min(delay, max((self.timeout_at - now).total_seconds(), 0.0))
-                await asyncio.sleep(delay)
+                time_left = None if self.timeout_at is None else (self.timeout_at - now).total_seconds()
+                await asyncio.sleep(next_poll_delay(self.poke_interval, problem, attempt=troubled, time_left=time_left))
         finally:
             hook.close()

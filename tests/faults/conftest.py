@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_trafficstars import _compat
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import conn_json
-from tests.fakes import Waits
+from tests.fakes import CountingStore, Waits
 
 CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
 CAMPAIGNS = "/v1.1/campaigns"
@@ -23,6 +24,14 @@ TOKEN_PATH = "/v1/auth/token"
 @pytest.fixture
 def waits() -> Waits:
     return Waits()
+
+
+@pytest.fixture
+def counted_store(monkeypatch: pytest.MonkeyPatch) -> CountingStore:
+    """Airflow's own Variables, with every get, set and delete the hooks built from now on make counted."""
+    store = CountingStore(_compat.get_variable_store())
+    monkeypatch.setattr(_compat, "get_variable_store", lambda: store)
+    return store
 
 
 @pytest.fixture

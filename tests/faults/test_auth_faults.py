@@ -13,8 +13,8 @@ import pytest
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.conftest import variable
-from tests.fakes import TOKEN_VAR, Waits
+from tests.conftest import age_token_variable, variable
+from tests.fakes import TOKEN_VAR, CountingStore, Waits
 from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,7 @@ def test_401_takes_the_token_another_task_stored_without_a_token_request(
     hook: TrafficStarsHook, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
 ) -> None:
     old = hook.get_access_token()
+    age_token_variable()  # the shared token is an hour old when it is revoked
     emulator.revoke_all()
     other = make_hook(max_retries=2)  # another task: its call gets 401 and renews into the Variable
     assert other.request("GET", CAMPAIGNS).status_code == 200
@@ -48,9 +49,29 @@ def test_401_takes_the_token_another_task_stored_without_a_token_request(
     assert hook.get_access_token() == new
 
 
+def test_401_on_a_revoked_old_token_renews_once_and_succeeds(
+    airflow_db: Path,
+    clean_variables: None,
+    counted_store: CountingStore,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+) -> None:
+    hook = make_hook(max_retries=2)
+    hook.get_access_token()
+    age_token_variable()
+    emulator.revoke_all()
+    writes = counted_store.count("set", TOKEN_VAR)
+    assert hook.request("GET", CAMPAIGNS).status_code == 200
+    assert emulator.token_requests == 2  # the first one, and one renewal
+    assert counted_store.count("set", TOKEN_VAR) == writes + 1
+    assert json.loads(variable(TOKEN_VAR) or "{}")["access_token"] == emulator.issued_tokens[-1]
+    assert [r.status for r in emulator.request_log() if r.path == CAMPAIGNS] == [401, 200]
+
+
 def test_second_401_is_an_auth_error_after_exactly_one_refresh(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
+    age_token_variable()
     emulator.fail_next(2, 401, path=CAMPAIGNS)
     with caplog.at_level(logging.WARNING), pytest.raises(TrafficStarsAuthError) as info:
         hook.request("GET", CAMPAIGNS)
@@ -65,15 +86,37 @@ def test_second_401_is_an_auth_error_after_exactly_one_refresh(
     assert emulator.token_requests == 2
 
 
+def test_ten_calls_to_a_forbidden_endpoint_cost_one_token_request_and_one_variable_write(
+    airflow_db: Path,
+    clean_variables: None,
+    counted_store: CountingStore,
+    make_hook: Callable[..., TrafficStarsHook],
+    emulator: TrafficStarsEmulator,
+) -> None:
+    emulator.forbid(REPORT)  # the key may not read this report: valid tokens get 401
+    hooks = [make_hook(max_retries=2) for _ in range(10)]  # ten tasks, one call each
+    for calls, hook in enumerate(hooks, start=1):
+        with pytest.raises(TrafficStarsAuthError) as info:
+            hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-01"})
+        assert (info.value.reason, info.value.status_code) == ("unauthorized", 401)
+        assert emulator.count("GET", REPORT) == calls  # no second try with the same or another token
+    assert emulator.token_requests == 1
+    assert counted_store.count("set", TOKEN_VAR) == 1
+    # The shared token was not blamed: every other endpoint takes it.
+    assert hooks[-1].request("GET", CAMPAIGNS).status_code == 200
+    assert emulator.token_requests == 1
+
+
 def test_an_endpoint_that_always_answers_401_never_loops(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator
 ) -> None:
+    age_token_variable()
     emulator.fail_next(1000, 401, path=CAMPAIGNS)
-    for calls in range(1, 4):
+    # The old token: one renewal (the call, a renewal, the call again); the new one is refused at once after.
+    for sent in (2, 3, 4):
         with pytest.raises(TrafficStarsAuthError):
             hook.request("GET", CAMPAIGNS)
-        assert emulator.count("GET", CAMPAIGNS) == 2 * calls
-        assert emulator.token_requests == 1 + calls
+        assert (emulator.count("GET", CAMPAIGNS), emulator.token_requests) == (sent, 2)
 
 
 # -- 403 / 404 / 400 -----------------------------------------------------------------------------------

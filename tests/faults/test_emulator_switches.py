@@ -182,3 +182,53 @@ def test_latency_and_trickle_waits_end_when_the_emulator_stops(api_key: str) -> 
     assert not any(t.is_alive() for t in handlers)
     delayed.close()
     trickled.close()
+
+
+# -- a rate limit without Retry-After, and an endpoint the key may not use ------------------------------------
+def test_rate_limit_without_retry_after_in_python_and_over_http(emulator: TrafficStarsEmulator, api_key: str) -> None:
+    control = emulator.url + "/_emulator/"
+    form = {"grant_type": "refresh_token", "refresh_token": api_key}
+    with requests.Session() as s:
+        token = s.post(emulator.url + TOKEN, data=form, timeout=5).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        emulator.set_rate_limit((1, 60), retry_after=False)
+        assert s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).status_code == 200
+        limited = s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5)
+        assert limited.status_code == 429 and "Retry-After" not in limited.headers
+        assert limited.json()["error"] == "rate_limited"
+
+        switch = {"requests": 1, "window": 60, "retry_after": True}
+        assert s.post(control + "rate_limit", json=switch, timeout=5).ok  # a new limit: an empty window
+        assert s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).status_code == 200
+        assert 1 <= int(s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).headers["Retry-After"]) <= 60
+        switch["retry_after"] = False
+        assert s.post(control + "rate_limit", json=switch, timeout=5).ok
+        assert s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).status_code == 200
+        assert "Retry-After" not in s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).headers
+        bad = s.post(control + "rate_limit", json={"requests": 1, "window": 60, "retry_after": "no"}, timeout=5)
+        assert bad.status_code == 400
+
+
+def test_forbid_answers_401_to_valid_tokens_on_one_path_only(emulator: TrafficStarsEmulator, api_key: str) -> None:
+    control = emulator.url + "/_emulator/"
+    form = {"grant_type": "refresh_token", "refresh_token": api_key}
+    report = "/v1.1/advertiser/custom/report/by-day?date_from=2026-01-01&date_to=2026-01-01"
+    with requests.Session() as s:
+        token = s.post(emulator.url + TOKEN, data=form, timeout=5).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        emulator.forbid(CAMPAIGNS)
+        refused = s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5)
+        assert refused.status_code == 401 and refused.json()["error"] == "insufficient_scope"
+        assert 'error="insufficient_scope"' in refused.headers["WWW-Authenticate"]
+        assert s.get(emulator.url + report, headers=bearer, timeout=5).status_code == 200  # the token is valid
+        unknown = s.get(emulator.url + CAMPAIGNS, headers={"Authorization": "Bearer nope"}, timeout=5)
+        assert unknown.json()["error"] == "invalid_token"  # a bad token is still told so
+
+        assert s.post(control + "forbid", json={"path": CAMPAIGNS, "status": None}, timeout=5).ok  # lifted
+        assert s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).status_code == 200
+        assert s.post(control + "forbid", json={"path": CAMPAIGNS, "status": 403}, timeout=5).ok
+        assert s.get(emulator.url + CAMPAIGNS, headers=bearer, timeout=5).status_code == 403
+        assert s.post(control + "forbid", json={"status": 401}, timeout=5).status_code == 400  # which path?
+        assert s.post(control + "forbid", json={"path": CAMPAIGNS, "status": 500}, timeout=5).status_code == 400
+    emulator.reset()
+    assert emulator.state.forbidden_status(CAMPAIGNS) is None

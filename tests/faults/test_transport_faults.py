@@ -80,24 +80,42 @@ def test_429_retry_after_http_date_waits_until_then(
 
 
 @pytest.mark.parametrize("retry_after", ["3600", "Fri, 31 Dec 2100 23:59:59 GMT"])
-def test_retry_after_is_capped_at_retry_after_max(
+def test_retry_after_beyond_the_budget_fails_at_once_and_says_when(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, retry_after: str
 ) -> None:
-    assert DEFAULTS.retry_after_max == 60
     emulator.fail_next(1, 429, retry_after=retry_after, path=CAMPAIGNS)
-    assert hook.request("GET", CAMPAIGNS).status_code == 200
-    assert waits == [60.0]
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("GET", CAMPAIGNS)
+    err = info.value
+    assert (err.status_code, err.attempts) == (429, 1)
+    assert err.retry_after is not None and err.retry_after > DEFAULTS.backoff_budget  # the task's retry can use it
+    # Never a retry before the server's time (it would only earn another 429), nor an hour asleep in a call.
+    assert waits == [] and emulator.count("GET", CAMPAIGNS) == 1
 
 
 @pytest.mark.parametrize("retry_after", [None, "soon", "-5"])
-def test_missing_or_garbage_retry_after_falls_back_to_bounded_backoff(
+def test_missing_or_garbage_retry_after_backs_off_past_the_window(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits, retry_after: str | None
 ) -> None:
     emulator.fail_next(1, 429, retry_after=retry_after, path=CAMPAIGNS)
     assert hook.request("GET", CAMPAIGNS).status_code == 200
     assert len(waits) == 1
-    low, high = (0.0, 0.0) if retry_after == "-5" else backoff_range(1)  # a past time: retry at once
+    # max_retries=2: the two waits of a 429 without Retry-After together reach past the 62 s window.
+    step = hook.client.config.backoff.rate_limited_step()
+    low, high = (0.0, 0.0) if retry_after == "-5" else (step, step + DEFAULTS.backoff_base)  # a past time: at once
     assert low <= waits[0] <= high
+    assert retry_after == "-5" or 3 * step >= DEFAULTS.rate_window
+
+
+def test_429_without_retry_after_that_outlasts_the_window_fails_after_reaching_past_it(
+    hook: TrafficStarsHook, emulator: TrafficStarsEmulator, waits: Waits
+) -> None:
+    emulator.fail_next(100, 429, path=CAMPAIGNS)
+    with pytest.raises(TrafficStarsApiError) as info:
+        hook.request("GET", CAMPAIGNS)
+    assert (info.value.status_code, info.value.retry_after, info.value.attempts) == (429, None, 3)
+    assert len(waits) == 2 and sum(waits) >= DEFAULTS.rate_window  # the last try came after the window rolled over
+    assert sum(waits) <= DEFAULTS.rate_window + 2 * DEFAULTS.backoff_base < DEFAULTS.backoff_budget
 
 
 def test_429_that_never_ends_gives_up_after_max_retries(
@@ -129,7 +147,8 @@ def test_emulated_rate_limit_is_ridden_out_through_retry_after(
     assert limited, "the rate limit was never hit: the test proves nothing"
     retry_waits = [w for w in waited if w >= 1]
     assert len(retry_waits) == len(limited)
-    assert all(w <= DEFAULTS.retry_after_max for w in retry_waits)
+    # Each wait is what the emulator's Retry-After said: the whole seconds until a call leaves its 60 s window.
+    assert all(1 <= w <= 60 and w == int(w) for w in retry_waits)
 
 
 # -- 5xx -----------------------------------------------------------------------------------------------

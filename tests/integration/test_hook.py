@@ -15,7 +15,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
-from tests.conftest import assert_no_secret, conn_json, install_dag, task_logs, variable
+from tests.conftest import age_token_variable, assert_no_secret, conn_json, install_dag, task_logs, variable
 from tests.fakes import TOKEN_VAR, DictStore, new_api_key
 
 pytestmark = pytest.mark.integration
@@ -85,6 +85,7 @@ def test_revoked_tokens_are_recovered_with_one_refresh(
 ) -> None:
     hook = TrafficStarsHook()
     hook.request("GET", "/v1.1/campaigns")
+    age_token_variable()  # revoked an hour after it was obtained (a 401 within a minute is a refusal)
     emulator.revoke_all()
     assert hook.request("GET", "/v1.1/campaigns").status_code == 200
     assert emulator.token_requests == 2

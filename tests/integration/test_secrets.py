@@ -24,6 +24,7 @@ from airflow_provider_trafficstars.testing import emulator_http
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import secrets_masker_functions
 from tests.conftest import (
+    age_token_variable,
     assert_no_secret,
     conn_json,
     install_dag,
@@ -115,7 +116,8 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-03", "campaign_id": [1, 2]})
     emulator.fail_next(1, 503, path=CAMPAIGNS)  # a retry, logged as a warning
     hook.request("GET", CAMPAIGNS)
-    emulator.revoke_all()  # a 401, a refresh and a retry
+    age_token_variable()  # an hour old when revoked: a 401, a refresh and a retry
+    emulator.revoke_all()
     hook.request("GET", CAMPAIGNS)
     emulator.echo_secrets_in_errors()
     with pytest.raises(TrafficStarsError):

@@ -28,7 +28,7 @@ from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX, MemoryTokenC
 from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
 from tests.conftest import HOME
-from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key
+from tests.fakes import TOKEN_VAR, DictStore, World, new_api_key, obtained_earlier
 
 BASE = "https://api.example.test"
 KEY = "tsk-single-flight-test-key-0123"
@@ -264,6 +264,7 @@ def test_rejected_token_is_replaced_once_for_everyone(world: World, store: DictS
     client = make_client(world, VariableTokenCache(VAR, store))
     requests_mock.post(TOKEN_URL, json={"access_token": "tok-mine-0001", "expires_in": 36000, "token_type": "Bearer"})
     client.token()
+    store.values[VAR] = obtained_earlier(store.values[VAR])  # revoked an hour after it was obtained
     requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": {"response": []}}])
     store.values[LEASE_VAR] = other_lease()
     world.at(0.2, lambda: store.set(VAR, other_token(world)))

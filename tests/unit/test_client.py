@@ -18,6 +18,7 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsTransportError,
 )
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from airflow_provider_trafficstars.token import JUST_OBTAINED
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 from tests.fakes import Clock, Waits
 
@@ -102,13 +103,26 @@ def test_429_retry_after_http_date_is_relative_to_the_clock(
     assert sleeps == [12.0]
 
 
-def test_retry_after_is_capped(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+def test_retry_after_is_honoured_exactly_when_it_fits_the_budget(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
     requests_mock.post(TOKEN_URL, json=GOOD)
-    requests_mock.get(
+    requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 429, "headers": {"Retry-After": "100"}}, {"json": []}])
+    make_client(clock, sleeps).request("GET", "/v1.1/campaigns")
+    assert sleeps == [100.0]  # not cut short: a retry before the server's time would only earn another 429
+
+
+def test_retry_after_beyond_the_budget_fails_at_once_with_retry_after(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
+    requests_mock.post(TOKEN_URL, json=GOOD)
+    api = requests_mock.get(
         f"{BASE}/v1.1/campaigns", [{"status_code": 429, "headers": {"Retry-After": "3600"}}, {"json": []}]
     )
-    make_client(clock, sleeps, retry_after_max=60).request("GET", "/v1.1/campaigns")
-    assert sleeps == [60.0]
+    with pytest.raises(TrafficStarsApiError) as info:
+        make_client(clock, sleeps).request("GET", "/v1.1/campaigns")
+    assert (info.value.status_code, info.value.retry_after, info.value.attempts) == (429, 3600.0, 1)
+    assert sleeps == [] and api.call_count == 1  # no early retry, no hour-long sleep inside a call
 
 
 def test_5xx_on_get_backs_off_exponentially_then_raises(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
@@ -149,11 +163,15 @@ def test_client_errors_are_not_retried_and_keep_the_token(
     assert (token_route.call_count, api.call_count, sleeps) == (1, 1, [])
 
 
-def test_401_refreshes_once_and_retries_once(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+def test_401_on_an_old_token_refreshes_once_and_retries_once(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
     second = dict(GOOD, access_token="tok-0002-abcdef")
     token_route = requests_mock.post(TOKEN_URL, [{"json": GOOD}, {"json": second}])
     api = requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": []}])
     client = make_client(clock, sleeps)
+    client.token()
+    clock.advance(3600)  # the token is an hour old when the API rejects it: expired or revoked
     client.request("GET", "/v1.1/campaigns")
     assert token_route.call_count == 2
     assert api.request_history[1].headers["Authorization"] == "Bearer tok-0002-abcdef"
@@ -162,10 +180,53 @@ def test_401_refreshes_once_and_retries_once(requests_mock: rm.Mocker, clock: Cl
 def test_second_401_is_an_auth_error_not_a_loop(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
     token_route = requests_mock.post(TOKEN_URL, json=GOOD)
     api = requests_mock.get(f"{BASE}/v1.1/campaigns", status_code=401)
+    client = make_client(clock, sleeps)
+    client.token()
+    clock.advance(3600)
     with pytest.raises(TrafficStarsAuthError) as info:
-        make_client(clock, sleeps).request("GET", "/v1.1/campaigns")
-    assert info.value.status_code == 401
+        client.request("GET", "/v1.1/campaigns")
+    assert (info.value.reason, info.value.status_code) == ("unauthorized", 401)
     assert (token_route.call_count, api.call_count) == (2, 2)
+
+
+@pytest.mark.parametrize("age", [0.0, JUST_OBTAINED - 1])
+def test_401_on_a_token_just_obtained_is_a_refusal_without_a_new_token(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list, age: float
+) -> None:
+    token_route = requests_mock.post(TOKEN_URL, json=GOOD)
+    api = requests_mock.get(f"{BASE}/v1.1/campaigns", status_code=401)
+    client = make_client(clock, sleeps)
+    client.token()
+    clock.advance(age)
+    for calls in range(1, 4):
+        with pytest.raises(TrafficStarsAuthError) as info:
+            client.request("GET", "/v1.1/campaigns")
+        assert (info.value.reason, info.value.status_code) == ("unauthorized", 401)
+        assert (token_route.call_count, api.call_count) == (1, calls)
+    assert client.cache.load() is not None  # the token was not blamed: it stays shared
+
+
+def test_401_at_exactly_the_just_obtained_limit_renews(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:
+    token_route = requests_mock.post(TOKEN_URL, [{"json": GOOD}, {"json": dict(GOOD, access_token="tok-0002-x")}])
+    requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": []}])
+    client = make_client(clock, sleeps)
+    client.token()
+    clock.advance(JUST_OBTAINED)
+    client.request("GET", "/v1.1/campaigns")
+    assert token_route.call_count == 2
+
+
+def test_401_after_a_logout_cleared_the_record_renews_even_a_young_token(
+    requests_mock: rm.Mocker, clock: Clock, sleeps: list
+) -> None:
+    # Another task logged out (the server revoked the token, the record is gone): that is no refusal.
+    token_route = requests_mock.post(TOKEN_URL, [{"json": GOOD}, {"json": dict(GOOD, access_token="tok-0002-x")}])
+    requests_mock.get(f"{BASE}/v1.1/campaigns", [{"status_code": 401}, {"json": []}])
+    client = make_client(clock, sleeps)
+    client.token()
+    client.cache.clear()
+    client.request("GET", "/v1.1/campaigns")
+    assert token_route.call_count == 2
 
 
 def test_error_excerpt_has_secrets_removed(requests_mock: rm.Mocker, clock: Clock, sleeps: list) -> None:

@@ -320,6 +320,7 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "airflow_provider_trafficstars.testing.emulator", "--port", "0"]
     command += ["--api-key", "cli-key", "--campaigns", "2", "--port-file", str(port_file)]
+    command += ["--rate-limit", "2/60", "--no-retry-after"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -331,6 +332,8 @@ def test_cli_serves_until_terminated(tmp_path: Path) -> None:
             token = s.post(f"http://127.0.0.1:{port}{TOKEN}", data=data, timeout=5).json()["access_token"]
             campaigns = s.get(f"http://127.0.0.1:{port}{CAMPAIGNS}", headers=bearer(token), timeout=5)
             assert len(campaigns.json()["response"]) == 2
+            limited = s.get(f"http://127.0.0.1:{port}{CAMPAIGNS}", headers=bearer(token), timeout=5)
+            assert limited.status_code == 429 and "Retry-After" not in limited.headers
     finally:
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)

@@ -10,6 +10,7 @@ import pytest
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.token import (
     DEFAULT_LIFETIME_WHEN_MISSING,
+    JUST_OBTAINED,
     MAX_LIFETIME,
     AccessToken,
     fingerprint,
@@ -32,6 +33,16 @@ def test_needs_refresh_at_exact_margin_threshold(offset: int, expected: bool) ->
     token = make(36000)
     threshold = token.expires_at.subtract(seconds=300)
     assert token.needs_refresh(threshold.add(seconds=offset), margin=300) is expected
+
+
+@pytest.mark.parametrize(
+    ("seconds_after", "expected"),
+    [(-5, True), (0, True), (JUST_OBTAINED - 0.001, True), (JUST_OBTAINED, False), (3600, False)],
+    ids=["clock-behind-the-writer", "at-once", "just-under", "at-the-limit", "an-hour-later"],
+)
+def test_just_obtained_is_less_than_a_minute_after_obtained_at(seconds_after: float, expected: bool) -> None:
+    token = make()
+    assert token.is_just_obtained(T0.add(microseconds=int(seconds_after * 1_000_000))) is expected
 
 
 @pytest.mark.parametrize(("offset", "expected"), [(-1, False), (0, True), (1, True)])

@@ -17,8 +17,9 @@ from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
+from airflow_provider_trafficstars.waits import POLL_BACKOFF
 from tests.conftest import assert_no_secret, conn_json
-from tests.fakes import TOKEN_VAR, DictStore, new_api_key
+from tests.fakes import TOKEN_VAR, DictStore, new_api_key, obtained_earlier
 
 INFO = "/v1/auth/info"
 
@@ -119,6 +120,7 @@ def test_a_revoked_shared_token_is_replaced_once(
     ts_conn: str, emulator: TrafficStarsEmulator, store: DictStore, masked: list[str]
 ) -> None:
     run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
+    store.values[TOKEN_VAR] = obtained_earlier(store.values[TOKEN_VAR])  # revoked an hour after it was obtained
     emulator.revoke_all()
     events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.2, timeout_at=deadline(10)))
     assert events[0]["status"] == "success"
@@ -257,16 +259,12 @@ def test_a_429_with_retry_after_holds_the_next_poll_back(
     assert events[0]["status"] == "success"
     assert waits == [7.0]  # what Retry-After said, not poke_interval
 
-
-def test_next_poll_delay_is_one_rule_with_a_floor_and_a_cap() -> None:
-    from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
-    from airflow_provider_trafficstars.triggers.base import MIN_POLL_INTERVAL, RETRY_AFTER_MAX, next_poll_delay
-
-    def busy(after: float | None) -> TrafficStarsApiError:
-        return TrafficStarsApiError("busy", status_code=429, method="GET", endpoint="/x", retry_after=after)
-
-    assert next_poll_delay(0, None) == MIN_POLL_INTERVAL
-    assert next_poll_delay(30, busy(5)) == 30
-    assert next_poll_delay(1, busy(5)) == 5
-    assert next_poll_delay(1, busy(10_000)) == RETRY_AFTER_MAX
-    assert next_poll_delay(1, busy(None)) == 1
+    # Without Retry-After: polls in a row back off by the calls' schedule (waits.Backoff), not every 0.1 s.
+    waits.clear()
+    emulator.fail_next(3, 429, path=INFO)
+    events, _ = run(TrafficStarsSessionTrigger(ts_conn, poke_interval=0.1, timeout_at=deadline(600)))
+    assert events[0]["status"] == "success"
+    step = POLL_BACKOFF.rate_limited_step()
+    assert len(waits) == 3
+    for n, wait in enumerate(waits, start=1):
+        assert step * 2 ** (n - 1) <= wait <= step * 2 ** (n - 1) + POLL_BACKOFF.base
