@@ -20,9 +20,6 @@ objects on a remote store (s3://, gs://, ...).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import os
 import re
@@ -34,6 +31,7 @@ import pendulum
 # Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
 from airflow.providers.common.compat.sdk import Asset, Param, dag, task
 
+from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import FIELD_TYPES, report_spec
 
 log = logging.getLogger(__name__)
@@ -74,20 +72,13 @@ def days_to_load(events: Iterable[Any]) -> dict[str, dict[str, str]]:
     return {report: dict(sorted(days.items())) for report, days in sorted(plan.items())}
 
 
-def read_rows(url: str, storage_conn_id: str | None) -> list[dict[str, Any]]:
-    """Return the rows of one object written by the transfer (CSV, JSON Lines or Parquet, by extension)."""
+def read_rows(url: str, storage_conn_id: str | None, report: str = "?") -> list[dict[str, Any]]:
+    """Return the rows of one object written by the transfer (CSV, JSON Lines or Parquet, by extension),
+    read by the provider's own reader: lines split exactly where the writer ends them."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    path = ObjectStoragePath(url, conn_id=storage_conn_id)
-    if url.endswith(".parquet"):
-        import pyarrow.parquet as pq  # the provider's `parquet` extra
-
-        with path.open("rb") as f:
-            return list(pq.read_table(f).to_pylist())
-    text = path.read_text(encoding="utf-8")
-    if url.endswith(".jsonl"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return list(csv.DictReader(io.StringIO(text)))
+    data = ObjectStoragePath(url, conn_id=storage_conn_id).read_bytes()
+    return report_files.decode(report_files.format_of(url), bytes(data), report=report)
 
 
 def sql_value(kind: type, value: Any) -> Any:
@@ -118,7 +109,7 @@ def load_report(hook: Any, table: str, report: str, days: Mapping[str, str], sto
         cur = conn.cursor()
         cur.execute(create)
         for day, url in days.items():
-            rows = read_rows(url, storage_conn_id)
+            rows = read_rows(url, storage_conn_id, report)
             extra = sorted({k for row in rows for k in row} - set(columns))
             if extra:
                 log.warning("%s %s: fields %s have no column in %s and are not loaded.", report, day, extra, table)
