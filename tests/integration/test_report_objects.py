@@ -11,7 +11,7 @@ import csv
 import importlib.util
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pytest
 from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsDataError, TrafficStarsDestinationError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import dag_test
+from tests.airflow_compat import dag_test, delete_asset_events
 from tests.conftest import conn_json, install_dag, run_xcoms, task_states
 
 pytestmark = pytest.mark.integration
@@ -61,8 +61,9 @@ def load_example() -> Any:
 
 
 @pytest.fixture
-def dag(airflow_db: Path, clean_variables: None) -> Any:
-    return install_dag(DAG_FILE)
+def dag(airflow_db: Path, clean_variables: None) -> Iterator[Any]:
+    yield install_dag(DAG_FILE)
+    delete_asset_events()  # other tests count the events of these Assets
 
 
 # -- row 5: an empty 200, JSON null or a 204 never replaces a good object --------------------------------------

@@ -18,7 +18,7 @@ import pytest
 from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import dag_test_without_date
+from tests.airflow_compat import dag_test_without_date, delete_asset_events
 from tests.conftest import install_dag, run_xcoms, task_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -64,6 +64,7 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     for version in client.list_object_versions(Bucket=BUCKET).get("Versions", []):
         client.delete_object(Bucket=BUCKET, Key=version["Key"], VersionId=version["VersionId"])
     client.delete_bucket(Bucket=BUCKET)
+    delete_asset_events()  # the load example of a later test loads each Asset's latest event
 
 
 def bucket(client: Any) -> dict[str, bytes]:
