@@ -156,8 +156,8 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         host = urlsplit(self.hook.client.config.base_url).netloc
         outputs = []
         for written in self._written:
-            path = ObjectStoragePath(written["url"], conn_id=self.storage_conn_id)
-            outputs.append(Dataset(namespace=path.namespace, name=path.key))
+            path = self._storage_path(written["url"])
+            outputs.append(Dataset(namespace=path.namespace or "file", name=path.key))  # a plain path is a file
         return OperatorLineage(
             inputs=[Dataset(namespace=f"trafficstars://{host}", name=self.spec.name)], outputs=outputs
         )
