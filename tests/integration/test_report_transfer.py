@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import rate_limit
+from airflow_provider_trafficstars import rate_limit, report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
 from airflow_provider_trafficstars.rate_limit import RateLimiter
 from airflow_provider_trafficstars.reports import METRICS, REPORTS
@@ -59,7 +57,7 @@ def utc_days_since(started: datetime) -> set[str]:
 
 
 def csv_rows(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode())))
+    return report_files.decode("csv", data)  # the one reader of our objects
 
 
 @pytest.fixture
