@@ -1,4 +1,4 @@
-"""Reading TrafficStars answers: Retry-After, OAuth error codes, the session info object. No Airflow, no state."""
+"""Reading TrafficStars answers: numbers, Retry-After, OAuth error codes, session info. No Airflow, no state."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import email.utils
 import json
 import math
 import re
+from decimal import Decimal
 from typing import Any
 
 from pendulum import DateTime
@@ -28,6 +29,44 @@ def finite_number(value: Any) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+#: Whole numbers are 64-bit (Parquet int64, SQL BIGINT).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: A float beyond this may already have been rounded by the JSON parser: it is no exact whole number.
+EXACT_FLOAT_INT = 2**53
+INTEGER = re.compile(r"[+-]?[0-9]+")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def whole_number(value: Any) -> int:
+    """Return a 64-bit whole number from an int, an integral float up to 2**53, or its text; never via float.
+
+    ``"9007199254740993"`` stays 9007199254740993; ``"12.0"`` and ``12.0`` are 12.
+
+    :raises ValueError: for a bool, a fraction, a float beyond 2**53 (it may have been rounded), text that
+        is not a decimal number, or a value outside 64 bits.
+    """
+    if isinstance(value, bool):
+        raise ValueError("a bool is not a whole number")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer() and abs(value) <= EXACT_FLOAT_INT):
+            raise ValueError("not an exact whole number")
+        number = int(value)
+    elif isinstance(value, str) and INTEGER.fullmatch(value.strip()):
+        number = int(value.strip())
+    elif isinstance(value, str) and DECIMAL.fullmatch(value.strip()):
+        exact = Decimal(value.strip())
+        if exact.adjusted() > 18 or exact != exact.to_integral_value():
+            raise ValueError("not a 64-bit whole number")
+        number = int(exact)
+    else:
+        raise ValueError("not a whole number")
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError("outside 64 bits")
+    return number
 
 
 def parse_retry_after(value: str | None, now: DateTime) -> float | None:

@@ -19,6 +19,21 @@ class TrafficStarsConfigError(TrafficStarsError, ValueError):
     """The connection or an argument is malformed (bad host, bad extra value)."""
 
 
+class TrafficStarsDestinationError(TrafficStarsConfigError):
+    """A report destination cannot be written complete or absent (an FTP server, a relative path, a folder
+    that cannot be created); raised before any API call.
+
+    :param protocol: the destination's protocol (``""`` for a plain path), e.g. ``"ftp"``.
+    :param destination: the destination as given (a template or a folder; it never holds a secret: a
+        password in a URL is replaced by ``***``).
+    """
+
+    def __init__(self, message: str, *, protocol: str, destination: str) -> None:
+        super().__init__(message)
+        self.protocol = protocol
+        self.destination = destination
+
+
 class TrafficStarsAuthError(TrafficStarsError):
     """The API key is missing or rejected, or the token answer is unusable.
 
@@ -82,13 +97,16 @@ class TrafficStarsDataError(TrafficStarsError):
     without its day.
 
     :param report: the report (or ``"campaigns"``) whose answer is wrong.
-    :param field: the row field that is wrong, if one is.
+    :param field: the row field that is wrong, if one is (``"meta.score"`` for a value nested in ``meta``).
+    :param day: the report day of the answer, ``YYYY-MM-DD`` (``YYYY-MM-DD..YYYY-MM-DD`` for a call over a
+        range), if it has one.
     """
 
-    def __init__(self, message: str, *, report: str, field: str | None = None) -> None:
+    def __init__(self, message: str, *, report: str, field: str | None = None, day: str | None = None) -> None:
         super().__init__(message)
         self.report = report
         self.field = field
+        self.day = day
 
 
 class TrafficStarsTransportError(TrafficStarsApiError):

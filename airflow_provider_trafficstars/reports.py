@@ -11,6 +11,7 @@ No Airflow imports: the hook, the transfer operator and the tests share these de
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from airflow_provider_trafficstars._http import DECIMAL, whole_number
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 #: Metrics of every report, in their fixed column order, with their types.
@@ -312,20 +314,38 @@ def chunks(days: Sequence[date], size: int = MAX_DAYS_PER_CALL) -> list[tuple[da
     return out
 
 
+def snapshot_day(taken_at: datetime, tz: tzinfo) -> date:
+    """Return the day a snapshot (the campaign list) is filed under: the day it was taken, in ``tz``.
+
+    Never a day of the run's range: a re-export of a past range must not replace that day's snapshot
+    with today's list.
+    """
+    return taken_at.astimezone(tz).date()
+
+
 # -- the stable schema --------------------------------------------------------------------------------------
-def answer_rows(spec: ReportSpec, payload: Any) -> list[dict[str, Any]]:
+def answer_rows(spec: ReportSpec, payload: Any, *, date_from: Any = None, date_to: Any = None) -> list[dict[str, Any]]:
     """Return the rows of an (unwrapped) answer, checking it is a list of objects.
 
-    :raises TrafficStarsDataError: when it is not.
+    Nothing at all (an empty body, a 204, JSON ``null``: the hook reads each as None) is refused like any
+    other answer that is not a list: it says nothing about the day, and writing it would replace a good
+    object with an empty one. The API answers a day without rows with ``[]``.
+
+    :param date_from: first day of the call (``YYYY-MM-DD`` or a date), named in the error.
+    :param date_to: last day of the call.
+    :raises TrafficStarsDataError: with ``report`` and ``day`` (``first..last`` for a range), when it is not.
     """
-    if payload is None:
-        return []
-    if not isinstance(payload, list) or not all(isinstance(row, dict) for row in payload):
-        raise TrafficStarsDataError(
-            f"TrafficStars answered {spec.name!r} with {type(payload).__name__}, not a list of row objects.",
-            report=spec.name,
-        )
-    return payload
+    if isinstance(payload, list) and all(isinstance(row, dict) for row in payload):
+        return payload
+    first, last = (str(d) if d is not None else None for d in (date_from, date_to))
+    day = first if first == last or last is None else f"{first}..{last}"
+    what = "nothing (an empty body, a 204 or JSON null)" if payload is None else type(payload).__name__
+    raise TrafficStarsDataError(
+        f"TrafficStars answered {spec.name!r}{f' for {day}' if day else ''} with {what}, not a list of row "
+        "objects (a day without rows is answered []). Retry later; if it persists, the API has changed.",
+        report=spec.name,
+        day=day,
+    )
 
 
 def columns(spec: ReportSpec, rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -335,23 +355,44 @@ def columns(spec: ReportSpec, rows: Iterable[Mapping[str, Any]]) -> list[str]:
     return [*spec.fields, *sorted(unknown)]
 
 
+def _finite(value: Any, path: str) -> str | None:
+    """Return the path of the first non-finite number in ``value`` (nested too), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        return next((p for k, v in value.items() if (p := _finite(v, f"{path}.{k}"))), None)
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := _finite(v, f"{path}[{i}]"))), None)
+    return None
+
+
 def _typed(spec: ReportSpec, name: str, value: Any, day: date) -> Any:
     kind = FIELD_TYPES.get(name) if name in spec.fields else None
-    if value is None or kind is None:
+    if kind is None:  # an unknown field is kept as it comes, but only what every format can hold exactly
+        bad = _finite(value, name)
+        if bad is not None:
+            raise TrafficStarsDataError(
+                f"Report {spec.name!r}, day {day.isoformat()}: field {bad!r} holds a non-finite number (NaN, or "
+                "beyond a double such as 1e400), which JSON cannot hold and no format holds faithfully.",
+                report=spec.name,
+                field=bad,
+                day=day.isoformat(),
+            )
+        return value
+    if value is None:
         return value
     try:
         if isinstance(value, bool):
             raise ValueError
         if kind is int:
-            number = float(value) if isinstance(value, str) else value
-            if not isinstance(number, (int, float)) or number != int(number):
-                raise ValueError
-            return int(number)
+            return whole_number(value)
         if kind is float:
-            if not isinstance(value, (int, float, str)):
+            if isinstance(value, str) and DECIMAL.fullmatch(value.strip()):
+                value = float(value)
+            if not isinstance(value, (int, float)):
                 raise ValueError
             result = float(value)
-            if result != result or result in (float("inf"), float("-inf")):
+            if not math.isfinite(result):
                 raise ValueError
             return result
         if isinstance(value, (dict, list)):
@@ -360,10 +401,11 @@ def _typed(spec: ReportSpec, name: str, value: Any, day: date) -> Any:
     except (TypeError, ValueError, OverflowError):
         raise TrafficStarsDataError(
             f"Report {spec.name!r}, day {day.isoformat()}: field {name!r} should be "
-            f"{'a whole number' if kind is int else 'a number' if kind is float else 'text'}, "
+            f"{'a 64-bit whole number' if kind is int else 'a finite number' if kind is float else 'text'}, "
             f"got {type(value).__name__}.",
             report=spec.name,
             field=name,
+            day=day.isoformat(),
         ) from None
 
 
@@ -396,6 +438,7 @@ def table(spec: ReportSpec, day: date, rows: Iterable[Mapping[str, Any]]) -> tup
                 f"Report {spec.name!r}: a row of day {str(own)[:10]!r} was filed under {text}.",
                 report=spec.name,
                 field="day",
+                day=text,
             )
         out.append([text if name == "day" else _typed(spec, name, row.get(name), day) for name in cols])
     out.sort(key=lambda values: [_sort_key(v) for v in values])
@@ -422,6 +465,7 @@ def split_by_day(
                 f"{'missing' if raw is None else 'outside the range'}.",
                 report=spec.name,
                 field="day",
+                day=f"{first.isoformat()}..{last.isoformat()}",
             )
         grouped[day].append(row)
     return grouped

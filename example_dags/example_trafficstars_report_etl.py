@@ -7,7 +7,8 @@ keep changing after the fact), one object per report and day:
     <base_url>/advertiser/by-day/day=2026-11-25/part.csv
     <base_url>/advertiser/by-campaign/day=2026-11-25/part.csv
     <base_url>/advertiser/by-country/day=2026-11-25/part.csv
-    <base_url>/campaigns/day=2026-11-25/part.csv        (the campaign list, one snapshot per run)
+    <base_url>/campaigns/day=2026-11-26/part.csv        (the campaign list: one snapshot per run, filed
+                                                         under the day it was taken)
 
 1. **refresh_token** renews the shared access token if it has less than an hour left: the report tasks
    all reuse it.
@@ -20,9 +21,10 @@ keep changing after the fact), one object per report and day:
    `example_trafficstars_report_load` is scheduled on them and loads those days into SQL tables.
 
 Where: the DAG param `base_url`, by default `$TRAFFICSTARS_REPORT_BASE_URL`, else
-`file://$AIRFLOW_HOME/trafficstars/reports`. Point it at `s3://bucket/trafficstars` or any other store
-Airflow's ObjectStoragePath knows, with `$TRAFFICSTARS_REPORT_STORAGE_CONN_ID` naming the store's
-connection (an AWS one, say) where its default credentials do not do.
+`file://$AIRFLOW_HOME/trafficstars/reports` (a plain absolute path works too). Point it at
+`s3://bucket/trafficstars`, `gs://...` or `abfs://...` (the README's table of stores), with
+`$TRAFFICSTARS_REPORT_STORAGE_CONN_ID` naming the store's connection (an AWS one, say, whose extra may
+hold `endpoint_url`) where its default credentials do not do.
 To re-export a range, trigger the DAG with `{"date_from": "2026-10-01", "date_to": "2026-10-31"}`.
 
 Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.

@@ -28,10 +28,7 @@ ETL's, `$TRAFFICSTARS_REPORT_BASE_URL`; change both together) and `allow_externa
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import json
 import logging
 import os
 import re
@@ -194,20 +191,13 @@ def latest_trusted(events: Sequence[Any], *, base_url: str, allow_external: bool
     return None
 
 
-def read_rows(url: str, storage_conn_id: str | None) -> list[dict[str, Any]]:
-    """Return the rows of one object written by the transfer (CSV, JSON Lines or Parquet, by extension)."""
+def read_rows(url: str, storage_conn_id: str | None, report: str = "?") -> list[dict[str, Any]]:
+    """Return the rows of one object written by the transfer (CSV, JSON Lines or Parquet, by extension),
+    read by the provider's own reader: lines split exactly where the writer ends them."""
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    path = ObjectStoragePath(url, conn_id=storage_conn_id)
-    if url.endswith(".parquet"):
-        import pyarrow.parquet as pq  # the provider's `parquet` extra
-
-        with path.open("rb") as f:
-            return list(pq.read_table(f).to_pylist())
-    text = path.read_text(encoding="utf-8")
-    if url.endswith(".jsonl"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    return list(csv.DictReader(io.StringIO(text)))
+    data = ObjectStoragePath(url, conn_id=storage_conn_id).read_bytes()
+    return report_files.decode(report_files.format_of(url), bytes(data), report=report)
 
 
 def sql_value(kind: type, value: Any) -> Any:
@@ -238,7 +228,7 @@ def load_report(hook: Any, table: str, report: str, days: Mapping[str, str], sto
         cur = conn.cursor()
         cur.execute(create)
         for day, url in days.items():
-            rows = read_rows(url, storage_conn_id)
+            rows = read_rows(url, storage_conn_id, report)
             extra = sorted({k for row in rows for k in row} - set(columns))
             if extra:
                 log.warning("%s %s: fields %s have no column in %s and are not loaded.", report, day, extra, table)

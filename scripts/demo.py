@@ -163,7 +163,10 @@ def main() -> int:
     objects = sorted(p for p in (DEMO / "reports").rglob("*") if p.is_file()) if (DEMO / "reports").exists() else []
     print(f"- report objects under {(DEMO / 'reports').relative_to(REPO)}: {len(objects)}, e.g.")
     for path in objects[:: max(1, len(objects) // 4)][:4]:
-        print(f"    {path.relative_to(DEMO / 'reports')} ({len(path.read_text().splitlines()) - 1} rows)")
+        from airflow_provider_trafficstars import report_files  # (imports Airflow: after AIRFLOW_HOME is set)
+
+        rows = report_files.decode(report_files.format_of(path.name), path.read_bytes())  # our objects' one reader
+        print(f"    {path.relative_to(DEMO / 'reports')} ({len(rows)} rows)")
     print(f"- SQL tables in {WAREHOUSE.relative_to(REPO)} (after two ETL + load runs: nothing doubled):")
     for table, rows, days in warehouse_counts():
         print(f"    {table}: {rows} rows, {days} day(s)")

@@ -198,6 +198,19 @@ def asset_event_extras(name: str) -> list[Any]:
         return [dict(event.extra) for event in session.scalars(query)]
 
 
+def delete_asset_events() -> None:
+    """Delete every Asset (Dataset) event, so that a later test sees only its own runs' events."""
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete
+
+    if AIRFLOW_V_3:
+        from airflow.models.asset import AssetEvent as Event
+    else:  # pragma: no cover - Airflow 2 legs of the version matrix
+        from airflow.models.dataset import DatasetEvent as Event
+    with create_session() as session:
+        session.execute(delete(Event))
+
+
 def dag_test_without_date(dag: Any, **kwargs: Any) -> Any:
     """Run ``dag.test()`` as ``airflow dags trigger`` without a date does: ``logical_date=None`` on Airflow 3.
 
@@ -236,6 +249,7 @@ __all__ = [
     "dag_test",
     "dag_test_without_date",
     "dagbag_class",
+    "delete_asset_events",
     "requires_airflow_2",
     "requires_airflow_3",
     "reset_secrets_maskers",

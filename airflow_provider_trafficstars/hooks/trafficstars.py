@@ -223,17 +223,20 @@ class TrafficStarsHook(BaseHook):
         :param filters: ``{"campaign_id": [...]}`` (advertiser) or ``{"spot_id": [...]}`` (publisher).
         :raises TrafficStarsConfigError: for an unknown report, a bad or reversed range or a bad filter,
             before any call.
-        :raises TrafficStarsDataError: when the answer is not a list of rows.
+        :raises TrafficStarsDataError: when the answer is not a list of rows, an empty body, a 204 or JSON
+            ``null`` included (a day without rows is ``[]``).
         """
         spec = reports.report_spec(report)
         query = reports.report_query(spec, date_from, date_to, filters)
-        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
+        payload = self.request_json("GET", spec.path, params=query)
+        return reports.answer_rows(spec, payload, date_from=query["date_from"], date_to=query["date_to"])
 
     def get_campaigns(self, *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Return the campaigns of the account (``GET /v1.1/campaigns``).
 
         :param status: only campaigns with this status or one of these, e.g. ``"enabled"`` (sent as ``status[]``).
         :raises TrafficStarsConfigError: for a status that is not a plain name, before any call.
+        :raises TrafficStarsDataError: when the answer is not a list of campaigns (nothing, ``null``, ...).
         """
         spec = reports.CAMPAIGNS_SPEC
         query = reports.filter_values(spec, None if status is None else {"status": status})

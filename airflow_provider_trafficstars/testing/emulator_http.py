@@ -330,7 +330,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
     def _handle_report(self, state: EmulatorState, record: IssuedToken, query: str) -> None:
         path, params = urlsplit(self.path).path, parse_qsl(query, keep_blank_values=True)
-        self._send_json(200, emulator_reports.answer(self.emu.reports, path, params, self.emu.campaign_ids))
+        status, body = emulator_reports.respond(self.emu.reports, path, params, self.emu.campaign_ids)
+        self._send(status, body or b"", "application/json" if body is not None else None)
 
     # -- control endpoints ---------------------------------------------------------------------
     def _control(self, name: str, method: str) -> None:

@@ -11,7 +11,8 @@ What the documented API does, and so what this does:
 - Filters are arrays, ``campaign_id[]=1&campaign_id[]=2`` (advertiser) and ``spot_id[]=`` (publisher). A bare
   ``campaign_id=1`` is a 400 here: the docs only know the array form, and a server that ignored it would
   silently answer every campaign.
-- The answer is a bare JSON array.
+- The answer is a bare JSON array. A non-finite number a switch puts in a row is sent as ``1e400`` /
+  ``-1e400`` (valid JSON, beyond a double) or ``NaN`` (not JSON, but what some servers send).
 
 Every number is a pure function of (what, day, revision), so two runs over the same data see the same rows.
 """
@@ -19,6 +20,8 @@ Every number is a pure function of (what, day, revision), so two runs over the s
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +44,9 @@ PUBLISHER_SPOTS = tuple(range(5001, 5007))
 BANNERS_PER_CAMPAIGN = 2
 MAX_DAYS = 3660
 #: Control endpoints (``POST /_emulator/<name>``) of the switches, with their JSON arguments.
-CONTROLS = ("revise_day", "fail_day", "large_day", "quiet_day", "report_fields")
+CONTROLS = ("revise_day", "fail_day", "large_day", "quiet_day", "report_fields", "blank_day")
+#: What ``set_blank_day`` makes a report call answer: a 200 with no body, a 200 with ``null``, a 204.
+BLANK_ANSWERS = ("empty", "null", "204")
 
 
 def _bad(description: str) -> ApiError:
@@ -58,6 +63,7 @@ class ReportState:
     large: dict[date, int] = field(default_factory=dict)
     quiet: set[date] = field(default_factory=set)
     extra_fields: dict[str, Any] = field(default_factory=dict)
+    blank: dict[date, str] = field(default_factory=dict)
 
     def revise_day(self, day: date | str, times: int = 1) -> None:
         """Revise a past day's numbers, as late conversions do: its leads grow in every report."""
@@ -102,6 +108,17 @@ class ReportState:
         with self.lock:
             self.extra_fields = dict(fields or {})
 
+    def set_blank_day(self, day: date | str, answer: str | None = "empty") -> None:
+        """Answer every report call whose range holds ``day`` with nothing: ``"empty"`` (a 200 without a
+        body), ``"null"`` (a 200 with JSON ``null``) or ``"204"`` (No Content); None: back to normal."""
+        if answer is not None and answer not in BLANK_ANSWERS:
+            raise ValueError(f"answer must be one of {', '.join(BLANK_ANSWERS)} or None")
+        with self.lock:
+            if answer is None:
+                self.blank.pop(_day(day), None)
+            else:
+                self.blank[_day(day)] = answer
+
     def reset(self) -> None:
         with self.lock:
             self.revisions.clear()
@@ -109,6 +126,11 @@ class ReportState:
             self.large.clear()
             self.quiet.clear()
             self.extra_fields = {}
+            self.blank.clear()
+
+    def _blank_for(self, first: date, last: date) -> str | None:
+        with self.lock:
+            return next((kind for day, kind in sorted(self.blank.items()) if first <= day <= last), None)
 
     def _take_failure(self, first: date, last: date) -> int | None:
         with self.lock:
@@ -192,6 +214,26 @@ def answer(state: ReportState, path: str, params: Sequence[tuple[str, str]], cam
         {**row, **extra}
         for row in _rows(side, breakdown, entities if chosen is None else chosen, days, revisions, large)
     ]
+
+
+def respond(
+    state: ReportState, path: str, params: Sequence[tuple[str, str]], campaigns: Sequence[int]
+) -> tuple[int, bytes | None]:
+    """Return ``(status, body)`` of one report request (None: no body at all), or raise an ApiError."""
+    rows = answer(state, path, params, campaigns)
+    blank = state._blank_for(_one_day(params, "date_from"), _one_day(params, "date_to"))
+    if blank is not None:
+        return (204, None) if blank == "204" else (200, b"null" if blank == "null" else None)
+    return 200, encode(rows)
+
+
+_STRING_OR_INFINITY = re.compile(r'"(?:[^"\\]|\\.)*"|Infinity')
+
+
+def encode(payload: Any) -> bytes:
+    """Return ``payload`` as JSON, with an infinity written ``1e400`` (valid JSON that no double holds)."""
+    text = json.dumps(payload)
+    return _STRING_OR_INFINITY.sub(lambda m: "1e400" if m.group(0) == "Infinity" else m.group(0), text).encode()
 
 
 # -- deterministic numbers --------------------------------------------------------------------------------
@@ -291,6 +333,11 @@ def run_control(state: ReportState, name: str, args: dict[str, Any]) -> None:
         state.set_large_day(day, _opt_int(args, "rows", 10_000))
     elif name == "quiet_day":
         state.set_quiet_day(day, bool(args.get("on", True)))
+    elif name == "blank_day":
+        kind = args.get("answer", "empty")
+        if kind is not None and not isinstance(kind, str):
+            raise ValueError("answer must be a string or null")
+        state.set_blank_day(day, kind)
     else:  # pragma: no cover - emulator_control.py routes only CONTROLS here
         raise ValueError(f"no such report control: {name}")
 

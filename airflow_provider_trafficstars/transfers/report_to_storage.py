@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 
-from airflow_provider_trafficstars import report_files, reports
+from airflow_provider_trafficstars import report_files, report_storage, reports
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
 
 if TYPE_CHECKING:
@@ -30,10 +30,12 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     A by-day report is fetched in as few calls as the range allows (up to 366 days each) and split by its
     ``day``; any other breakdown aggregates over a range, so it is fetched one day per call. A day without
     rows still gets its object (a header-only CSV, an empty JSON Lines file, a Parquet file with its
-    schema): "fetched, nothing happened" differs from "not fetched". Each object appears only when
-    complete; a failure on a later day leaves the earlier days' objects complete and no stray temporary
-    object. Columns: the report's known fields in a fixed order (``day`` first), then unknown fields
-    sorted; rows sorted by their values.
+    schema): "fetched, nothing happened" differs from "not fetched"; an answer with nothing in it (an empty
+    body, a 204, JSON ``null``) fails the task and leaves the day's object as it was. Each object appears
+    only when complete (how, per protocol: :mod:`airflow_provider_trafficstars.report_storage`; a
+    destination where that cannot be guaranteed fails before any API call); a failure on a later day
+    leaves the earlier days' objects complete and no stray temporary object. Columns: the report's known
+    fields in a fixed order (``day`` first), then unknown fields sorted; rows sorted by their values.
 
     Returns ``[{"day": "YYYY-MM-DD", "url": ..., "rows": n}, ...]`` and, for each Asset in ``outlets``, adds
     ``{"report", "days", "rows", "urls"}`` to its event's extra.
@@ -41,9 +43,9 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     :param report: ``advertiser/by-day``, ``advertiser/by-campaign``, ``advertiser/by-country``,
         ``advertiser/by-creative``, ``advertiser/by-spot``, ``publisher/by-day``, ``publisher/by-spot``,
         ``publisher/by-country``, or ``campaigns`` (a snapshot of the campaign list: one object per run,
-        filed under the last day the run covers).
+        filed under the day it was taken, today in the connection's ``report_timezone``).
     :param destination: object URL with ``{day}`` and optionally ``{report}`` and ``{ext}``, e.g.
-        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` (templated).
+        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` or an absolute local path (templated).
     :param storage_conn_id: the Airflow connection of the object store (None: the store's default).
     :param date_from: first day, ``YYYY-MM-DD`` (templated); empty: see above.
     :param date_to: last day, ``YYYY-MM-DD`` (templated); empty: see above.
@@ -88,6 +90,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         # Everything that can be wrong in the arguments fails here, before any call.
         fmt = report_files.check_format(self.format)
         template = report_files.check_destination(self.destination)
+        report_storage.prepare(template, self._storage_path)  # an unusable destination fails before any call
         filters = reports.filter_values(self.spec, self.filters)
         zone = reports.report_timezone(self.hook.client.config.report_timezone, self.trafficstars_conn_id)
         start, end, run_start = _run_window(context)
@@ -113,7 +116,9 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         """Yield ``(day, rows)`` in day order, one answer in memory at a time."""
         spec, hook = self.spec, self.hook
         if spec.is_campaigns:
-            yield days[-1], hook.get_campaigns(status=filters.get("status"))
+            rows = hook.get_campaigns(status=filters.get("status"))
+            zone = reports.report_timezone(hook.client.config.report_timezone, self.trafficstars_conn_id)
+            yield reports.snapshot_day(datetime.now(timezone.utc), zone), rows
         elif spec.per_day:
             for first, last in reports.chunks(days):
                 rows = hook.get_report(spec.name, date_from=first, date_to=last, filters=filters)
@@ -125,11 +130,12 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     def _write(self, template: str, fmt: str, day: date, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         columns, values = reports.table(self.spec, day, rows)
         url = report_files.object_url(template, self.spec.name, day, fmt)
-        report_files.write_object(
-            ObjectStoragePath(url, conn_id=self.storage_conn_id), report_files.encode(fmt, self.spec, columns, values)
-        )
+        report_storage.write_object(self._storage_path(url), report_files.encode(fmt, self.spec, columns, values))
         self.log.info("Wrote %d row(s) of %s for %s to %s.", len(values), self.spec.name, day, url)
         return {"day": day.isoformat(), "url": url, "rows": len(values)}
+
+    def _storage_path(self, url: str) -> ObjectStoragePath:
+        return ObjectStoragePath(url, conn_id=self.storage_conn_id)
 
     def _add_asset_events(self, context: Context) -> None:
         extra = {
@@ -150,8 +156,8 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         host = urlsplit(self.hook.client.config.base_url).netloc
         outputs = []
         for written in self._written:
-            path = ObjectStoragePath(written["url"], conn_id=self.storage_conn_id)
-            outputs.append(Dataset(namespace=path.namespace, name=path.key))
+            path = self._storage_path(written["url"])
+            outputs.append(Dataset(namespace=path.namespace or "file", name=path.key))  # a plain path is a file
         return OperatorLineage(
             inputs=[Dataset(namespace=f"trafficstars://{host}", name=self.spec.name)], outputs=outputs
         )

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import (
@@ -134,9 +133,9 @@ def _local(url: str) -> Path:
 
 
 def _read_csv(url: str) -> tuple[list[str], list[dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(_local(url).read_text()))
-    rows = list(reader)
-    return list(reader.fieldnames or []), rows
+    rows = report_files.decode("csv", _local(url).read_bytes())  # the one reader of our objects
+    assert rows, url  # (every object of these runs has rows: the header is their keys)
+    return list(rows[0]), rows
 
 
 def _tables(path: Path) -> dict[str, dict[str, int]]:
@@ -174,10 +173,13 @@ def _check_etl_run(run: Any, base: Path) -> list[str]:
     assert last in {(t - timedelta(days=1)).date() for t in started}
     assert days == [(last - timedelta(days=n)).isoformat() for n in (2, 1, 0)]
     expected_rows = {"advertiser/by-day": 1, "advertiser/by-campaign": CAMPAIGNS, "advertiser/by-country": COUNTRIES}
+    # The campaign list is filed under the day it was taken (UTC here), between the run's start and now.
+    snapshot = date.fromisoformat(xcoms[("campaigns", -1)][0]["day"])
+    assert run.start_date.astimezone(timezone.utc).date() <= snapshot <= datetime.now(timezone.utc).date()
     for report, (task_id, _, _) in REPORT_NAMES.items():
         items = xcoms[(task_id, -1)]
         spec = CAMPAIGNS_SPEC if report == "campaigns" else REPORTS[report]
-        assert [i["day"] for i in items] == ([days[-1]] if report == "campaigns" else days), (report, items)
+        assert [i["day"] for i in items] == ([snapshot.isoformat()] if report == "campaigns" else days), (report, items)
         for item in items:
             assert item["url"] == f"file://{base}/{report}/day={item['day']}/part.csv"
             header, rows = _read_csv(item["url"])
@@ -186,7 +188,9 @@ def _check_etl_run(run: Any, base: Path) -> list[str]:
             assert {row["day"] for row in rows} == {item["day"]}
     # Complete or absent: only the final objects under the destination, no temporary ones beside them.
     written = sorted(str(p.relative_to(base)) for p in base.rglob("*") if p.is_file())
-    expected = [f"{r}/day={d}/part.csv" for r in REPORT_NAMES for d in (days[-1:] if r == "campaigns" else days)]
+    expected = [
+        f"{r}/day={d}/part.csv" for r in REPORT_NAMES for d in ([snapshot.isoformat()] if r == "campaigns" else days)
+    ]
     assert written == sorted(expected)
     return days
 

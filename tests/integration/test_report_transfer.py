@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import rate_limit
+from airflow_provider_trafficstars import rate_limit, report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
 from airflow_provider_trafficstars.rate_limit import RateLimiter
 from airflow_provider_trafficstars.reports import METRICS, REPORTS
@@ -52,8 +50,14 @@ def files_under(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def utc_days_since(started: datetime) -> set[str]:
+    """The UTC days from ``started`` to now (a snapshot taken meanwhile is filed under one of them)."""
+    first, last = started.astimezone(timezone.utc).date(), datetime.now(timezone.utc).date()
+    return {(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)}
+
+
 def csv_rows(data: bytes) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(data.decode())))
+    return report_files.decode("csv", data)  # the one reader of our objects
 
 
 @pytest.fixture
@@ -72,6 +76,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     emulator.reports.set_quiet_day("2026-02-03")  # nothing happened that day
     emulator.reports.set_report_fields({"zeta": 1, "alpha": "new"})  # fields the provider does not know
     out = tmp_path / "lake"
+    started = datetime.now(timezone.utc)
     run = dag_test(dag, logical_date=LOGICAL, run_conf=conf(f"file://{out}", "2026-02-01", "2026-02-10"))
     assert task_states(run) == dict.fromkeys(("by_campaign", "by_day", "by_country", "campaigns"), "success")
     xcoms = run_xcoms(run)
@@ -130,10 +135,14 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     empty = pq.read_table(str(out / "advertiser/by-country/day=2026-02-03/part.parquet"))
     assert empty.num_rows == 0 and empty.column_names == ["day", "country", *METRICS]
 
-    # campaigns: one snapshot per run, filed under the last day.
-    assert xcoms[("campaigns", -1)] == [
-        {"day": "2026-02-10", "url": f"file://{out}/campaigns/day=2026-02-10/part.csv", "rows": 2}
-    ]
+    # campaigns: one snapshot per run, filed under the day it was taken (UTC here), not a day of the range.
+    (snapshot,) = xcoms[("campaigns", -1)]
+    assert snapshot["day"] in utc_days_since(started)
+    assert snapshot == {
+        "day": snapshot["day"],
+        "url": f"file://{out}/campaigns/day={snapshot['day']}/part.csv",
+        "rows": 2,
+    }
     assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=enabled"]
 
     # One token for the whole run; no GET carried a JSON content type; no temporary file left behind.
@@ -161,7 +170,10 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     # A rerun over unchanged data rewrites every object with the same bytes.
     inodes = {n: (out / n).stat().st_ino for n in first}
     dag_test(dag, logical_date=LOGICAL + timedelta(hours=1), run_conf=conf(f"file://{out}", "2026-02-01", "2026-02-10"))
-    assert files_under(out) == first
+    again = files_under(out)
+    if len(utc_days_since(started)) > 1:  # midnight passed: the rerun's snapshot is another day's
+        again, first = ({n: v for n, v in d.items() if not n.startswith("campaigns/")} for d in (again, first))
+    assert again == first
     assert all((out / n).stat().st_ino != inode for n, inode in inodes.items())  # rewritten, not skipped
 
     # Late conversions on 02-09: a later daily run (02-11) re-pulls it thanks to lookback_days=2.
@@ -255,12 +267,14 @@ def test_which_days_a_run_covers_without_dates(dag: Any, ts_conn: str, tmp_path:
     assert [w["day"] for w in xcoms[("by_day", -1)]] == days("2026-03-07", "2026-03-09")
     if not AIRFLOW_V_3:  # pragma: no cover - Airflow 2 has no run without a logical date
         return
+    started = datetime.now(timezone.utc)
     run = dag.test(logical_date=None, run_conf=conf(base))
     assert run.logical_date is None and set(task_states(run).values()) == {"success"}
     yesterday = (run.start_date.astimezone(pendulum.UTC).date() - timedelta(days=1)).isoformat()
     xcoms = run_xcoms(run)
     assert [w["day"] for w in xcoms[("by_campaign", -1)]] == [yesterday]
-    assert [w["day"] for w in xcoms[("campaigns", -1)]] == [yesterday]
+    (snapshot,) = xcoms[("campaigns", -1)]
+    assert snapshot["day"] in utc_days_since(started)  # the day it was taken
     assert xcoms[("by_day", -1)][-1]["day"] == yesterday and len(xcoms[("by_day", -1)]) == 3
 
 

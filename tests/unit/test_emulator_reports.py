@@ -201,7 +201,50 @@ def test_switches_over_http(emu: TrafficStarsEmulator, get: Any) -> None:
             ("quiet_day", {"day": "yesterday"}),
         ]:
             assert s.post(control + name, json=body, timeout=5).status_code == 400, name
-    assert set(CONTROLS) == {"revise_day", "fail_day", "large_day", "quiet_day", "report_fields"}
+    assert set(CONTROLS) == {"revise_day", "fail_day", "large_day", "quiet_day", "report_fields", "blank_day"}
+
+
+@pytest.mark.parametrize(("answer", "status", "body"), [("empty", 200, b""), ("null", 200, b"null"), ("204", 204, b"")])
+def test_blank_day_answers_every_range_that_holds_it_with_nothing(
+    emu: TrafficStarsEmulator, get: Any, answer: str, status: int, body: bytes
+) -> None:
+    emu.reports.set_blank_day("2024-03-02", answer)
+    for params in (RANGE, {"date_from": "2024-03-02", "date_to": "2024-03-02"}):
+        response = get(ADV + "campaign", params)
+        assert (response.status_code, response.content) == (status, body)
+        assert "Content-Type" not in response.headers or body  # nothing announced for no body
+    assert rows(get(ADV + "campaign", {"date_from": "2024-03-01", "date_to": "2024-03-01"}))  # other days: rows
+    assert (
+        get(ADV + "campaign", {"date_from": "2024-03-02", "date_to": "2024-03-01"}).status_code == 400
+    )  # checked first
+    emu.reports.set_blank_day("2024-03-02", None)
+    assert rows(get(ADV + "campaign", RANGE))
+
+
+def test_blank_day_over_http(emu: TrafficStarsEmulator, get: Any) -> None:
+    control = emu.url + "/_emulator/blank_day"
+    with requests.Session() as s:
+        assert s.post(control, json={"day": "2024-03-02", "answer": "204"}, timeout=5).ok
+        assert get(ADV + "day", RANGE).status_code == 204
+        assert s.post(control, json={"day": "2024-03-02", "answer": "null"}, timeout=5).ok
+        assert get(ADV + "day", RANGE).content == b"null"
+        assert s.post(control, json={"day": "2024-03-02"}, timeout=5).ok  # default: an empty 200
+        assert (get(ADV + "day", RANGE).status_code, get(ADV + "day", RANGE).content) == (200, b"")
+        assert s.post(control, json={"day": "2024-03-02", "answer": None}, timeout=5).ok
+        assert len(rows(get(ADV + "day", RANGE))) == 3
+        for body in ({"day": "2024-03-02", "answer": "nothing"}, {"day": "2024-03-02", "answer": 204}, {}):
+            assert s.post(control, json=body, timeout=5).status_code == 400, body
+    emu.reports.set_blank_day("2024-03-02", "null")
+    emu.reset()
+    assert len(rows(get_fresh(emu, ADV + "day", "2024-03-02"))) == 1
+
+
+def test_non_finite_numbers_go_on_the_wire_as_1e400_or_nan(emu: TrafficStarsEmulator, get: Any) -> None:
+    """1e400 is valid JSON that no double holds (Python reads it as inf); NaN is what careless servers send."""
+    emu.reports.set_report_fields({"big": float("inf"), "low": float("-inf"), "odd": float("nan"), "text": "Infinity"})
+    response = get(ADV + "day", {"date_from": "2024-03-01", "date_to": "2024-03-01"})
+    assert b'"big": 1e400' in response.content and b'"low": -1e400' in response.content
+    assert b'"odd": NaN' in response.content and b'"text": "Infinity"' in response.content
 
 
 def test_campaign_list_filters_status_arrays(get: Any) -> None:

@@ -1,20 +1,20 @@
-"""Report objects: destinations, the bytes of each format, and writing complete-or-absent (pure logic)."""
+"""Report objects: destinations, the bytes of each format, and reading them back exactly (pure logic)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-import os
 import sys
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from fsspec.implementations.memory import MemoryFileSystem
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_trafficstars import report_files, reports
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 SPEC = reports.report_spec("advertiser/by-campaign")
 DAY = date(2026, 3, 9)
@@ -117,36 +117,90 @@ def test_parquet_columns_are_typed_and_unknown_fields_are_text() -> None:
     assert empty.num_rows == 0 and empty.column_names == list(SPEC.fields)
 
 
-# -- writing -------------------------------------------------------------------------------------------------
-@dataclass
-class Target:
-    protocol: str
-    path: str
-    fs: Any = None
+# -- reading back: one reader, splitting lines exactly where the writer ends them ----------------------------
+#: Every character some reader takes for a line end (str.splitlines, csv, JavaScript), and a CSV's specials.
+BREAKERS = ["\r", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", ",", '"']
 
 
-def test_a_local_object_is_renamed_into_place_with_the_umask_mode(tmp_path: Path) -> None:
-    final = tmp_path / "a" / "b" / "part.csv"
-    report_files.write_object(Target("file", str(final)), b"one")
-    report_files.write_object(Target("file", str(final)), b"two")  # a rerun overwrites
-    assert final.read_bytes() == b"two"
-    assert sorted(p.name for p in final.parent.iterdir()) == ["part.csv"]
-    umask = os.umask(0)
-    os.umask(umask)
-    assert final.stat().st_mode & 0o777 == 0o666 & ~umask  # not a temp file's 0600
+def names_table(names: list[str]) -> tuple[list[str], list[list[Any]]]:
+    return table([{"campaign_id": i + 1, "name": n, "meta": {"note": n}} for i, n in enumerate(names)])
 
 
-def test_a_failed_local_write_leaves_neither_the_object_nor_a_temporary_file(tmp_path: Path) -> None:
-    final = tmp_path / "part.csv"
-    final.mkdir()  # the rename onto it fails after the temporary file was written
-    with pytest.raises(OSError):
-        report_files.write_object(Target("file", str(final)), b"data")
-    assert [p.name for p in tmp_path.iterdir()] == ["part.csv"] and final.is_dir()
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_value_holding_any_line_break_stays_in_its_row(fmt: str) -> None:
+    names = [f"Spring{c}sale" for c in BREAKERS] + ["plain", "", " padded "]
+    columns, rows = names_table(names)
+    data = report_files.encode(fmt, SPEC, columns, rows)
+    back = report_files.decode(fmt, data)
+    assert [r["name"] for r in back] == [dict(zip(columns, r, strict=True))["name"] for r in rows]
+    assert sorted(r["name"] for r in back) == sorted(names)
+    if fmt == "jsonl":  # strict JSON Lines: one row per line, whatever splits the lines
+        assert len(data.decode().splitlines()) == len(names)
+        assert [json.loads(line)["meta"] for line in data.decode().splitlines()] == [json.loads(r)["meta"] for r in
+            data.decode().split("\n")[:-1]]  # fmt: skip
+    else:  # Python's csv module (a common reader) sees the same rows: every breaking field is quoted
+        parsed = list(csv.reader(io.StringIO(data.decode(), newline="")))
+        assert len(parsed) == 1 + len(names) and all(len(r) == len(columns) for r in parsed)
 
 
-def test_an_object_store_gets_one_put() -> None:
-    fs = MemoryFileSystem()
-    fs.store.clear()
-    report_files.write_object(Target("memory", "/bucket/x/part.csv", fs), b"data")
-    assert fs.find("/bucket") == ["/bucket/x/part.csv"] and fs.cat_file("/bucket/x/part.csv") == b"data"
-    fs.store.clear()
+def test_the_csv_of_a_lone_carriage_return_is_quoted() -> None:
+    line = report_files.encode("csv", SPEC, *names_table(["a\rb"])).decode().split("\n")[1]
+    assert ',"a\rb",' in line
+
+
+def test_pyarrows_csv_reader_sees_the_same_rows() -> None:
+    pacsv = pytest.importorskip("pyarrow.csv", reason="pyarrow (the parquet extra) is not installed")
+    names = [f"x{c}y" for c in BREAKERS]
+    data = report_files.encode("csv", SPEC, *names_table(names))
+    parsed = pacsv.read_csv(io.BytesIO(data), parse_options=pacsv.ParseOptions(newlines_in_values=True))
+    assert sorted(parsed.column("name").to_pylist()) == sorted(names)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.text(), min_size=1, max_size=5), st.sampled_from(["csv", "jsonl"]))
+def test_decode_reads_back_exactly_what_encode_wrote(names: list[str], fmt: str) -> None:
+    columns, rows = names_table(names)
+    back = report_files.decode(fmt, report_files.encode(fmt, SPEC, columns, rows))
+    assert [r["name"] for r in back] == [r[columns.index("name")] for r in rows]
+    assert [json.loads(r["meta"]) if fmt == "csv" else r["meta"] for r in back] == [
+        r[columns.index("meta")] for r in rows
+    ]
+
+
+def test_json_lines_never_hold_nan_or_infinity() -> None:
+    columns = [*SPEC.fields, "zeta"]
+    row = [DAY.isoformat(), 1, "a", *([None] * 8), float("inf")]  # past reports.table, which names the field
+    for fmt in ("jsonl", "csv"):  # CSV writes nested and unknown values as JSON too
+        with pytest.raises(TrafficStarsDataError):
+            report_files.encode(fmt, SPEC, columns, [row])
+
+
+def test_whole_numbers_are_written_exactly() -> None:
+    columns, rows = table([{"campaign_id": "9007199254740993", "name": "a"}])
+    for fmt in ("csv", "jsonl"):
+        (back,) = report_files.decode(fmt, report_files.encode(fmt, SPEC, columns, rows))
+        assert back["campaign_id"] == ("9007199254740993" if fmt == "csv" else 9007199254740993)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data"),
+    [
+        ("jsonl", b'{"day":"2026-03-09"}\n{"day":"2026-'),  # cut short
+        ("jsonl", b'{"a":NaN}\n'),  # not JSON
+        ("csv", b'day,name\n2026-03-09,"open quote\n'),
+        ("csv", b"day,name\n2026-03-09,a,b\n"),  # a row wider than the header
+        ("csv", b"day,name\n2026-03-09,a"),  # no final line end
+    ],
+)
+def test_an_object_cut_short_or_malformed_is_a_data_error(fmt: str, data: bytes) -> None:
+    with pytest.raises(TrafficStarsDataError) as info:
+        report_files.decode(fmt, data, report="advertiser/by-campaign")
+    assert info.value.report == "advertiser/by-campaign"
+
+
+def test_format_of_an_object_by_its_name() -> None:
+    assert report_files.format_of("s3://b/x/day=2026-03-09/part.jsonl") == "jsonl"
+    assert report_files.format_of("/data/part.parquet") == "parquet"
+    for url in ("s3://b/x.csv/part", "s3://b/part.txt", "file:///data/part"):
+        with pytest.raises(TrafficStarsConfigError):
+            report_files.format_of(url)

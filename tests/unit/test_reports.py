@@ -323,14 +323,44 @@ def test_table_is_independent_of_the_answer_order() -> None:
         ({"amount": "NaN"}, "amount"),
         ({"amount": {"v": 1}}, "amount"),
         ({"campaign_id": "x"}, "campaign_id"),
+        ({"campaign_id": "12.5"}, "campaign_id"),
+        ({"campaign_id": "1_000"}, "campaign_id"),
+        ({"campaign_id": 9007199254740994.0}, "campaign_id"),  # a float this big may already be rounded
+        ({"campaign_id": str(2**63)}, "campaign_id"),  # beyond int64 (Parquet, SQL BIGINT)
+        ({"campaign_id": "1e30"}, "campaign_id"),
+        ({"clicks": float("inf")}, "clicks"),
         ({"name": {"first": "a"}}, "name"),
         ({"day": "2026-03-08"}, "day"),
+        # Unknown fields, nested too: a non-finite number is named by its path.
+        ({"zeta": float("inf")}, "zeta"),
+        ({"zeta": float("nan")}, "zeta"),
+        ({"meta": {"ok": 1.5, "score": [0, float("-inf")]}}, "meta.score[1]"),
     ],
 )
 def test_table_rejects_values_of_the_wrong_type(row: dict[str, Any], field: str) -> None:
     with pytest.raises(TrafficStarsDataError) as info:
         reports.table(BY_CAMPAIGN, DAY, [row])
-    assert (info.value.report, info.value.field) == ("advertiser/by-campaign", field)
+    assert (info.value.report, info.value.field, info.value.day) == ("advertiser/by-campaign", field, "2026-03-09")
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [
+        ("9007199254740993", 9007199254740993),  # 2**53 + 1: through float it would be ...992
+        (9007199254740993, 9007199254740993),
+        (" -42 ", -42),
+        ("12.0", 12),
+        ("1.2e3", 1200),
+        (12.0, 12),
+        (2.0**53, 2**53),
+        (str(2**63 - 1), 2**63 - 1),
+        (str(-(2**63)), -(2**63)),
+    ],
+)
+def test_whole_numbers_never_pass_through_float(value: Any, number: int) -> None:
+    cols, out = reports.table(BY_CAMPAIGN, DAY, [{"campaign_id": value, "clicks": value}])
+    row = dict(zip(cols, out[0], strict=True))
+    assert row["campaign_id"] == row["clicks"] == number and type(row["clicks"]) is int
 
 
 def test_split_by_day_keeps_empty_days() -> None:
@@ -347,7 +377,28 @@ def test_split_by_day_keeps_empty_days() -> None:
 def test_answer_rows_accepts_a_list_of_objects_only() -> None:
     spec = reports.report_spec("advertiser/by-day")
     assert reports.answer_rows(spec, [{"a": 1}]) == [{"a": 1}]
-    assert reports.answer_rows(spec, None) == []
+    assert reports.answer_rows(spec, []) == []  # "no rows that day": the API's own answer
     for bad in ({"rows": []}, [1, 2], "text", [{"a": 1}, None]):
         with pytest.raises(TrafficStarsDataError):
             reports.answer_rows(spec, bad)
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to", "day"),
+    [("2026-03-09", "2026-03-09", "2026-03-09"), (D("2026-03-01"), D("2026-03-09"), "2026-03-01..2026-03-09")],
+)
+def test_an_answer_with_nothing_in_it_is_refused_naming_the_report_and_the_day(
+    date_from: Any, date_to: Any, day: str
+) -> None:
+    """An empty body, a 204 and JSON null all reach here as None: never "no rows"."""
+    spec = reports.report_spec("advertiser/by-day")
+    with pytest.raises(TrafficStarsDataError) as info:
+        reports.answer_rows(spec, None, date_from=date_from, date_to=date_to)
+    assert (info.value.report, info.value.day, info.value.field) == ("advertiser/by-day", day, None)
+
+
+def test_a_snapshot_is_filed_under_the_day_it_was_taken_in_the_report_zone() -> None:
+    taken = datetime(2026, 3, 9, 23, 30, tzinfo=timezone.utc)
+    assert reports.snapshot_day(taken, ZoneInfo("UTC")) == D("2026-03-09")
+    assert reports.snapshot_day(taken, ZoneInfo("Europe/Berlin")) == D("2026-03-10")
+    assert reports.snapshot_day(taken, ZoneInfo("America/New_York")) == D("2026-03-09")
