@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 #: The Variable of an export's cursor is ``<CURSOR_PREFIX><16 hex digits>`` (see :func:`cursor_key`).
 CURSOR_PREFIX = "trafficstars_report_cursor_"
 #: How many runs' coverages a record remembers (the newest first tries).
-RUNS_KEPT = 100
+RUNS_KEPT = 31
 
 
 def cursor_key(*, account: str, report: str, destination: str, fmt: str, filters: Mapping[str, Any]) -> str:
@@ -54,10 +54,10 @@ def cursor_key(*, account: str, report: str, destination: str, fmt: str, filters
 
 @dataclass(frozen=True)
 class CursorRecord:
-    """One export's cursor and its runs' remembered coverages (``{run key: (coverage, first try at)}``)."""
+    """One export's cursor and the coverages its runs remember (``{run key: {first, last, to, new, at}}``)."""
 
     cursor: date | None = None
-    runs: Mapping[str, tuple[Coverage, str]] = field(default_factory=dict)
+    runs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     export: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -75,28 +75,30 @@ class CursorRecord:
             cursor = None if data.get("cursor") is None else date.fromisoformat(data["cursor"])
         except (TypeError, ValueError):
             cursor = None
-        runs: dict[str, tuple[Coverage, str]] = {}
-        stored = data.get("runs")
-        for key, entry in (stored if isinstance(stored, dict) else {}).items():
-            coverage = Coverage.from_json(entry)
-            if coverage is not None and isinstance(entry.get("at"), str):
-                runs[str(key)] = (coverage, entry["at"])
-        export = data.get("export")
+        stored, export = data.get("runs"), data.get("export")
+        runs = {
+            str(key): entry
+            for key, entry in (stored if isinstance(stored, dict) else {}).items()
+            if isinstance(entry, dict) and isinstance(entry.get("at"), str)
+        }
         return cls(cursor, runs, export if isinstance(export, dict) else {})
 
+    def remembered(self, run_key: str | None) -> Coverage | None:
+        """Return what the first try of a run covered, if this record remembers it (and it is usable)."""
+        return None if run_key is None or run_key not in self.runs else Coverage.from_json(self.runs[run_key])
+
     def dump(self) -> str:
-        runs = {key: {**coverage.to_json(), "at": at} for key, (coverage, at) in sorted(self.runs.items())}
         cursor = None if self.cursor is None else self.cursor.isoformat()
-        return json.dumps({"cursor": cursor, "export": dict(self.export), "runs": runs}, sort_keys=True)
+        return json.dumps({"cursor": cursor, "export": dict(self.export), "runs": dict(self.runs)}, sort_keys=True)
 
     def merge(self, other: CursorRecord) -> CursorRecord:
         """Return both records in one: the later cursor, every run (its earliest entry, ours on a tie), the newest."""
         cursors = [c for c in (self.cursor, other.cursor) if c is not None]
         runs = dict(other.runs)
         for key, entry in self.runs.items():
-            if key not in runs or entry[1] <= runs[key][1]:
+            if key not in runs or entry["at"] <= runs[key]["at"]:
                 runs[key] = entry
-        kept = sorted(runs.items(), key=lambda item: (item[1][1], item[0]), reverse=True)[:RUNS_KEPT]
+        kept = sorted(runs.items(), key=lambda item: (item[1]["at"], item[0]), reverse=True)[:RUNS_KEPT]
         return CursorRecord(max(cursors) if cursors else None, dict(kept), other.export or self.export)
 
 
@@ -140,11 +142,10 @@ class ExportCursor:
 
     def remember(self, run_key: str, coverage: Coverage) -> None:
         """Keep what a run's first try covers, so that its retries and clears cover the same days."""
-        at = self._clock().astimezone(timezone.utc).isoformat()
-        entry = Coverage.from_json(coverage.to_json())  # as a later read parses it back
-        if entry is None:  # no days: nothing a retry would need
+        if coverage.first is None:  # no days: nothing a retry would need
             return
-        self._update(lambda record: record.merge(CursorRecord(runs={run_key: (entry, at)}, export=self._export)))
+        entry = {**coverage.to_json(), "at": self._clock().astimezone(timezone.utc).isoformat()}
+        self._update(lambda record: record.merge(CursorRecord(runs={run_key: entry}, export=self._export)))
 
     def advance(self, coverage: Coverage) -> date | None:
         """Move the cursor over ``coverage``'s days, all of them written; return the cursor now stored."""

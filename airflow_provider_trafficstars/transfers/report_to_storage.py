@@ -116,7 +116,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
             now=now,
             tz=zone,
             cursor=record.cursor,
-            remembered=record.runs[run_key][0] if run_key is not None and run_key in record.runs else None,
+            remembered=record.remembered(run_key),
             date_from=self.date_from,
             date_to=self.date_to,
             lookback_days=self.lookback_days,
