@@ -24,8 +24,6 @@ from __future__ import annotations
 import functools
 import os
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,6 +36,7 @@ from hypothesis import strategies as st
 from airflow_provider_trafficstars.coverage import Coverage, RunTimes, decide, last_complete_day, own_days
 from airflow_provider_trafficstars.cursor import ExportCursor
 from airflow_provider_trafficstars.exceptions import TrafficStarsCoverageError
+from tests.schedules import Run, timetable_runs, timetables
 from tests.unit.test_cursor import DictStore
 
 #: Zones whose DST starts at midnight (the day that starts at 01:00).
@@ -63,60 +62,20 @@ YEARS = 2
 HOURLY_WEEKS = ((2025, 3, 20), (2025, 10, 15))
 
 
-@dataclass(frozen=True)
-class Run:
-    """One DAG run as the scheduler makes it: its data interval (None: none) and when it is due."""
-
-    start: datetime | None
-    end: datetime | None
-    due: datetime
-
-
-def _timetables() -> dict[str, Callable[[str], Any]]:
-    from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
-    from airflow.timetables.simple import OnceTimetable
-    from airflow.timetables.trigger import CronTriggerTimetable
-
-    return {
-        "@daily, Airflow 3 (cron trigger)": lambda z: CronTriggerTimetable("0 0 * * *", timezone=z),
-        "@daily, Airflow 2 (cron data interval)": lambda z: CronDataIntervalTimetable("0 0 * * *", timezone=z),
-        "timedelta(days=1)": lambda z: DeltaDataIntervalTimetable(timedelta(days=1)),
-        "cron trigger, interval of a day": lambda z: CronTriggerTimetable(
-            "0 0 * * *", timezone=z, interval=timedelta(days=1)
-        ),
-        "weekdays at 06:30 (cron trigger)": lambda z: CronTriggerTimetable("30 6 * * 1-5", timezone=z),
-        "weekly (cron data interval)": lambda z: CronDataIntervalTimetable("0 0 * * 1", timezone=z),
-        "hourly (cron trigger)": lambda z: CronTriggerTimetable("0 * * * *", timezone=z),
-        "hourly (cron data interval)": lambda z: CronDataIntervalTimetable("0 * * * *", timezone=z),
-        "@once": lambda z: OnceTimetable(),
-    }
-
-
-TIMETABLES = (*_timetables(), "manual, no logical date")
+TIMETABLES = (*timetables(), "manual, no logical date")
 
 
 @functools.cache
 def scheduled_runs(name: str, zone: str) -> tuple[Run, ...]:
     """Return every run the timetable makes (catchup=True) from midnight of START in ``zone``, in order."""
-    from airflow.timetables.base import TimeRestriction
-
     if name.startswith("hourly"):
         windows = [(pendulum.datetime(*day, tz=zone), timedelta(weeks=3)) for day in HOURLY_WEEKS]
     else:
         windows = [(pendulum.datetime(*START, tz=zone), timedelta(days=365 * YEARS))]
-    timetable = _timetables()[name](zone)
-    runs: list[Run] = []
-    for earliest, length in windows:
-        restriction = TimeRestriction(earliest=earliest, latest=earliest + length, catchup=True)
-        last = None
-        for _ in range(20_000):
-            info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
-            if info is None:
-                break
-            last = info.data_interval
-            runs.append(Run(last.start, last.end, info.run_after))
+    timetable = timetables()[name](zone)
+    runs = tuple(run for earliest, length in windows for run in timetable_runs(timetable, earliest, earliest + length))
     assert runs, (name, zone)
-    return tuple(runs)
+    return runs
 
 
 def manual_runs(rng: random.Random, zone: str) -> tuple[Run, ...]:
