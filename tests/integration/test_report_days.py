@@ -33,6 +33,11 @@ import datetime
 import pendulum
 from airflow.providers.common.compat.sdk import DAG
 
+try:
+    from airflow.sdk import CronDataIntervalTimetable, DeltaDataIntervalTimetable
+except ImportError:  # Airflow 2
+    from airflow.timetables.interval import CronDataIntervalTimetable, DeltaDataIntervalTimetable
+
 from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
 
 with DAG(
@@ -87,8 +92,11 @@ class Export:
 
     def run(self, logical_date: datetime | None, **dates: str) -> Any:
         """One DAG run, as the scheduler makes it for ``logical_date`` (its data interval from the timetable)."""
-        run = dag_test(self.dag, logical_date=logical_date, run_conf=self.conf(**dates))
-        return run
+        # In UTC: dag.test() infers the interval of a timedelta schedule as "logical date - delta", which
+        # pendulum computes in wall-clock time in the date's own zone (25 hours across a DST end), while
+        # the scheduler's intervals are 24 hours long.
+        when = None if logical_date is None else pendulum.instance(logical_date).in_timezone("UTC")
+        return dag_test(self.dag, logical_date=when, run_conf=self.conf(**dates))
 
     def written(self) -> list[date]:
         folder = self.lake / "advertiser/by-day"
@@ -115,32 +123,77 @@ def run_days(run: Any) -> list[str]:
     return [w["day"] for w in run_xcoms(run)[("export", -1)]]
 
 
+def week_before(day: date) -> tuple[int, int, int]:
+    start = day - timedelta(days=6)
+    return start.year, start.month, start.day
+
+
 # -- rows 1-3: DST changes -------------------------------------------------------------------------------------
+#: Airflow 2's @daily, and Airflow 3's with create_cron_data_intervals=True.
+DATA_INTERVAL_DAILY = "CronDataIntervalTimetable('0 0 * * *', timezone={zone!r})"
 DST_ROWS = [
-    # (row, DAG id, schedule, DAG zone, report zone, the day that used to be lost)
-    ("1", "ts_days_london", '"@daily"', "Europe/London", "UTC", date(2026, 10, 24)),
-    ("2", "ts_days_berlin_delta", "datetime.timedelta(days=1)", "Europe/Berlin", "Europe/Berlin", date(2026, 10, 25)),
-    ("3", "ts_days_havana", '"@daily"', "America/Havana", "America/Havana", date(2026, 3, 8)),
-    ("3", "ts_days_santiago", '"@daily"', "America/Santiago", "America/Santiago", date(2026, 9, 6)),
-    ("3", "ts_days_cairo", '"@daily"', "Africa/Cairo", "Africa/Cairo", date(2026, 4, 24)),
-    ("3", "ts_days_beirut", '"@daily"', "Asia/Beirut", "Asia/Beirut", date(2026, 3, 29)),
+    # (row, DAG id, schedule, DAG zone, report zone, the DAG's start, the days that used to be lost)
+    ("1", "ts_days_london", '"@daily"', "Europe/London", "UTC", (2026, 10, 18), [date(2026, 10, 24)]),
+    (
+        "1",
+        "ts_days_london_intervals",
+        DATA_INTERVAL_DAILY,
+        "Europe/London",
+        "UTC",
+        (2026, 10, 18),
+        [date(2026, 10, 23), date(2026, 10, 24)],
+    ),
+    # From midnight in winter: 24-hour intervals start at 01:00 all summer, at 00:00 again after 10-25.
+    # (Airflow 2's timedelta schedule; Airflow 3's with create_delta_data_intervals=True.)
+    (
+        "2",
+        "ts_days_berlin_delta",
+        "DeltaDataIntervalTimetable(datetime.timedelta(days=1))",
+        "Europe/Berlin",
+        "Europe/Berlin",
+        (2026, 1, 1),
+        [date(2026, 10, 25)],
+    ),
+    *[
+        (
+            "3",
+            f"ts_days_{zone.split('/')[1].lower()}",
+            DATA_INTERVAL_DAILY,
+            zone,
+            zone,
+            week_before(day),
+            [day],
+        )
+        for zone, day in (
+            ("America/Havana", date(2026, 3, 8)),
+            ("America/Santiago", date(2026, 9, 6)),
+            ("Africa/Cairo", date(2026, 4, 24)),
+            ("Asia/Beirut", date(2026, 3, 29)),
+        )
+    ],
 ]
 
 
-@pytest.mark.parametrize(("row", "dag_id", "schedule", "zone", "report_zone", "dst_day"), DST_ROWS)
-def test_every_run_of_a_dst_week_leaves_no_day_out(
-    export: Any, row: str, dag_id: str, schedule: str, zone: str, report_zone: str, dst_day: date
+@pytest.mark.parametrize(("row", "dag_id", "schedule", "zone", "report_zone", "start", "lost"), DST_ROWS)
+def test_the_runs_around_a_dst_change_leave_no_day_out(
+    export: Any,
+    row: str,
+    dag_id: str,
+    schedule: str,
+    zone: str,
+    report_zone: str,
+    start: tuple[int, int, int],
+    lost: list[date],
 ) -> None:
-    start = dst_day - timedelta(days=6)
-    job = export(dag_id, schedule, zone, (start.year, start.month, start.day), report_zone)
-    runs = job.runs_around(dst_day)
-    assert len(runs) >= 3
+    job = export(dag_id, schedule.format(zone=zone), zone, start, report_zone)
+    runs = job.runs_around(lost[0])
+    assert len(runs) >= 4
     for run in runs:
         # dag.test() infers the data interval from the logical date as the timetable does for a manual run:
         # the scheduled run's own interval when given the time the scheduler would have run it.
         job.run(run.due)
     written = job.written()
-    assert dst_day in written, f"row {row}: {dst_day} was never exported ({written})"
+    assert set(lost) <= set(written), f"row {row}: {lost} never exported ({written})"
     assert written == days(written[0], written[-1]), f"row {row}: a gap in {written}"
 
 
