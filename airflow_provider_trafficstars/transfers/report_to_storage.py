@@ -56,7 +56,8 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         ``publisher/by-country``, or ``campaigns`` (a snapshot of the campaign list: one object per run,
         filed under the last day the run covers).
     :param destination: object URL with ``{day}`` and optionally ``{report}`` and ``{ext}``, e.g.
-        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` (templated).
+        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` (templated; as rendered it names the
+        export whose cursor the run uses: keep run-specific values such as ``{{ ds }}`` out of it).
     :param storage_conn_id: the Airflow connection of the object store (None: the store's default).
     :param date_from: first day of a re-export, ``YYYY-MM-DD`` (templated); empty: see above.
     :param date_to: last day of a re-export, ``YYYY-MM-DD`` (templated); empty: the run's own last day.
