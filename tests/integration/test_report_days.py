@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsCoverageError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import clear_and_rerun, dag_test, requires_airflow_3
+from tests.airflow_compat import AIRFLOW_V_3, clear_and_rerun, dag_test, requires_airflow_3
 from tests.conftest import conn_json, install_dag, run_xcoms, task_states
 from tests.schedules import Run, timetable_runs
 
@@ -232,12 +232,15 @@ def test_a_run_never_exports_a_day_that_has_not_ended(export: Any, emulator: Tra
     tomorrow = pendulum.now("UTC").start_of("day") + timedelta(days=1)
     run = job.run(tomorrow)  # its own day is today
     ti = run.get_task_instance("export")
-    today_at_start = ti.start_date.astimezone(timezone.utc).date()
-    assert all(date.fromisoformat(day) < today_at_start for day in run_days(run))
-    assert all(day < today_at_start for day in job.written())
+    if AIRFLOW_V_3:
+        today_at_start = ti.start_date.astimezone(timezone.utc).date()
+        assert all(date.fromisoformat(day) < today_at_start for day in run_days(run))
+        assert all(day < today_at_start for day in job.written())
+    else:  # pragma: no cover - Airflow 2 never starts a task whose logical date is in the future
+        assert ti.start_date is None and job.written() == []
     # Naming that day is refused before any call, as a typed error.
     calls = emulator.count("GET", BY_DAY)
-    failed = job.run(tomorrow + timedelta(hours=1), date_from="2026-11-01", date_to=tomorrow.date().isoformat())
+    failed = job.run(pendulum.now("UTC").subtract(hours=1), date_from="2026-11-01", date_to=tomorrow.date().isoformat())
     assert task_states(failed) == {"export": "failed"} and emulator.count("GET", BY_DAY) == calls
     from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
 
