@@ -6,6 +6,7 @@ conftest first, so a plain import at the top of a test module is fine).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -218,7 +219,6 @@ def clear_and_rerun(dag: Any, run_id: str) -> Any:
     """
     from unittest import mock
 
-    import airflow.models.dagrun as dagrun_module
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance, clear_task_instances
     from airflow.utils.session import create_session
@@ -239,7 +239,14 @@ def clear_and_rerun(dag: Any, run_id: str) -> Any:
         run.dag = dag  # as create_dagrun() does: the run's tasks come from it
         return run
 
-    with mock.patch.object(dagrun_module, "get_or_create_dagrun", the_cleared_run):
+    # dag.test() imports it when it runs: from models.dagrun on 3.3, models.dag (with an underscore) before.
+    with contextlib.ExitStack() as stack:
+        for module, name in (
+            ("airflow.models.dagrun", "get_or_create_dagrun"),
+            ("airflow.models.dag", "_get_or_create_dagrun"),
+        ):
+            if hasattr(importlib.import_module(module), name):
+                stack.enter_context(mock.patch.object(importlib.import_module(module), name, the_cleared_run))
         return dag.test(logical_date=None)
 
 
