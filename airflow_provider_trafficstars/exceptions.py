@@ -34,6 +34,39 @@ class TrafficStarsDestinationError(TrafficStarsConfigError):
         self.destination = destination
 
 
+class TrafficStarsCoverageError(TrafficStarsConfigError):
+    """A report run was asked to cover days it must not: a day that has not ended, or too long a catch-up.
+
+    :param reason: ``"not_ended"`` (``date_from``/``date_to`` names a day that had not ended in the report
+        time zone when the run started) or ``"catchup"`` (the export's cursor is more than
+        ``max_catchup_days`` behind the run's own days).
+    :param argument: the argument to set: ``"date_to"`` or ``"date_from"``.
+    :param day: for ``not_ended``, the day given; for ``catchup``, the ``date_from`` to run with.
+    :param last_complete_day: the last day that had ended when the run started.
+    :param cursor: the export's cursor (the last day written), if any.
+    :param days: for ``catchup``, how many days before its own the run would have had to export.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str,
+        argument: str,
+        day: Any,
+        last_complete_day: Any,
+        cursor: Any = None,
+        days: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.argument = argument
+        self.day = day
+        self.last_complete_day = last_complete_day
+        self.cursor = cursor
+        self.days = days
+
+
 class TrafficStarsAuthError(TrafficStarsError):
     """The API key is missing or rejected, or the token answer is unusable.
 
@@ -181,6 +214,7 @@ __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
     "TrafficStarsConfigError",
+    "TrafficStarsCoverageError",
     "TrafficStarsDataError",
     "TrafficStarsError",
     "TrafficStarsGuardError",

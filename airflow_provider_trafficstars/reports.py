@@ -1,10 +1,11 @@
-"""TrafficStars reports: the catalogue, argument checks, the days a run covers, and the stable schema.
+"""TrafficStars reports: the catalogue, argument checks, the report time zone, and the stable schema.
 
 No Airflow imports: the hook, the transfer operator and the tests share these decisions, each made once.
 
 - :data:`REPORTS` maps each report name (``"advertiser/by-campaign"``, ...) to its endpoint, filter and fields.
 - :func:`report_query` checks a report call's arguments before anything is sent.
-- :func:`run_days` decides which days a run covers (see its docstring: the rule the docs describe).
+- :func:`report_timezone` reads the zone in which report days start (which days a run covers is
+  :mod:`~airflow_provider_trafficstars.coverage`'s decision).
 - :func:`table` turns an answer into rows of a fixed column order, typed, in a fixed row order.
 """
 
@@ -15,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -210,7 +211,7 @@ def report_query(
     return {"date_from": first.isoformat(), "date_to": last.isoformat(), **filter_values(spec, filters)}
 
 
-# -- which days a run covers ------------------------------------------------------------------------------
+# -- the report time zone -----------------------------------------------------------------------------------
 def report_timezone(name: Any, conn_id: str = "?") -> tzinfo:
     """Return the zone of a connection's ``report_timezone`` extra (empty: UTC).
 
@@ -227,80 +228,8 @@ def report_timezone(name: Any, conn_id: str = "?") -> tzinfo:
         ) from None
 
 
-def _midnight(day: date, tz: tzinfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=tz)
-
-
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def default_days(
-    *,
-    interval_start: datetime | None,
-    interval_end: datetime | None,
-    run_start: datetime,
-    tz: tzinfo,
-) -> list[date]:
-    """Return the days a run covers by default: THE rule, documented in the README.
-
-    1. The complete calendar days (in ``tz``) inside the data interval ``[start, end)``.
-    2. None complete (Airflow 3's zero-length ``@daily`` interval, an hourly interval): the day before the
-       interval's start.
-    3. No interval at all (a manual run without a logical date): the day before ``run_start``.
-
-    Every day returned has ended when the run starts, so an object is never written for a day in progress.
-    """
-    if interval_start is None or interval_end is None:
-        return [run_start.astimezone(tz).date() - timedelta(days=1)]
-    start, end = interval_start.astimezone(tz), interval_end.astimezone(tz)
-    first = start.date() if _midnight(start.date(), tz) == start else start.date() + timedelta(days=1)
-    last = end.date() - timedelta(days=1)  # the day that ends at end's local midnight, at or before end
-    if first <= last:
-        return _days(first, last)
-    return [start.date() - timedelta(days=1)]
-
-
-def _given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
-
-
-def check_lookback(lookback_days: Any) -> int:
-    """Return ``lookback_days`` if it is a whole number >= 0.
-
-    :raises TrafficStarsConfigError: otherwise.
-    """
-    if isinstance(lookback_days, bool) or not isinstance(lookback_days, int) or lookback_days < 0:
-        raise TrafficStarsConfigError(f"lookback_days must be a whole number >= 0, got {lookback_days!r}.")
-    return lookback_days
-
-
-def run_days(
-    *,
-    interval_start: datetime | None,
-    interval_end: datetime | None,
-    run_start: datetime,
-    tz: tzinfo,
-    date_from: Any = None,
-    date_to: Any = None,
-    lookback_days: int = 0,
-) -> list[date]:
-    """Return the days a run exports, ascending: :func:`default_days`, overridden and extended.
-
-    :param date_from: first day (``YYYY-MM-DD`` or a date); None or empty: the first default day.
-    :param date_to: last day; None or empty: the last default day.
-    :param lookback_days: that many days before the first day are exported again (late conversions).
-    :raises TrafficStarsConfigError: for a malformed day, a reversed range or a negative lookback.
-    """
-    check_lookback(lookback_days)
-    defaults: list[date] = []
-    if not (_given(date_from) and _given(date_to)):
-        defaults = default_days(interval_start=interval_start, interval_end=interval_end, run_start=run_start, tz=tz)
-    first, last = day_range(
-        date_from if _given(date_from) else defaults[0],
-        date_to if _given(date_to) else defaults[-1],
-    )
-    return _days(first - timedelta(days=lookback_days), last)
 
 
 def chunks(days: Sequence[date], size: int = MAX_DAYS_PER_CALL) -> list[tuple[date, date]]:

@@ -12,11 +12,14 @@ keep changing after the fact), one object per report and day:
 
 1. **refresh_token** renews the shared access token if it has less than an hour left: the report tasks
    all reuse it.
-2. One **`TrafficStarsReportToStorageOperator`** per report. Which days: the complete days of the run's
-   data interval, else the day before it (Airflow 3's `@daily` interval has zero length), else, in a run
-   triggered without a date, the day before the run; `lookback_days=2` adds the two days before. A
-   by-campaign or by-country day is one API call (a range would add the days up); by-day takes one call
-   for the whole range. Each object appears complete or not at all; a rerun writes the same bytes.
+2. One **`TrafficStarsReportToStorageOperator`** per report. Which days: yesterday (the run's own day:
+   the day before its zero-length `@daily` interval, or, triggered without a date, the day before it was
+   due), from the day after the last one this export wrote (its cursor, in a Variable): a run after
+   missed ones, a paused week or a DST change exports those days too (at most 31; beyond that it fails
+   and names the `date_from` to run with); `lookback_days=2` adds the two days before. A retry or a clear
+   exports the days of the first try. A by-campaign or by-country day is one API call (a range would add
+   the days up); by-day takes one call for the whole range. Each object appears complete or not at all;
+   a rerun writes the same bytes.
 3. Each task updates its **Asset**, the event's extra holding `{"report", "days", "rows", "urls"}`:
    `example_trafficstars_report_load` is scheduled on them and loads those days into SQL tables.
 
@@ -25,7 +28,8 @@ Where: the DAG param `base_url`, by default `$TRAFFICSTARS_REPORT_BASE_URL`, els
 `s3://bucket/trafficstars`, `gs://...` or `abfs://...` (the README's table of stores), with
 `$TRAFFICSTARS_REPORT_STORAGE_CONN_ID` naming the store's connection (an AWS one, say, whose extra may
 hold `endpoint_url`) where its default credentials do not do.
-To re-export a range, trigger the DAG with `{"date_from": "2026-10-01", "date_to": "2026-10-31"}`.
+To re-export a range, trigger the DAG with `{"date_from": "2026-10-01", "date_to": "2026-10-31"}` (a
+re-export never moves the cursor back).
 
 Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
 """

@@ -6,6 +6,7 @@ conftest first, so a plain import at the top of a test module is fine).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import logging
@@ -222,6 +223,46 @@ def dag_test_without_date(dag: Any, **kwargs: Any) -> Any:
     return dag.test(**kwargs)  # pragma: no cover - Airflow 2 legs of the version matrix
 
 
+def clear_and_rerun(dag: Any, run_id: str) -> Any:
+    """Clear every task of a finished DAG run as the UI's Clear does, then run it again here; return the DagRun.
+
+    ``clear_task_instances`` is what the UI and the REST API call: the run is queued again and its
+    ``start_date`` reset to now. The scheduler would then start it; here ``dag.test()`` runs it, given the
+    existing run instead of the new one it makes (Airflow 3: ``models.dagrun.get_or_create_dagrun``).
+    """
+    from unittest import mock
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance, clear_task_instances
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag.dag_id, TaskInstance.run_id == run_id)
+        ).all()
+        assert tis, f"no task instances in {run_id}"
+        clear_task_instances(list(tis), session)
+
+    def the_cleared_run(*, dag: Any, session: Any, **kwargs: Any) -> Any:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id))
+        run.state = DagRunState.RUNNING  # what the scheduler does to a queued run
+        session.commit()
+        run.dag = dag  # as create_dagrun() does: the run's tasks come from it
+        return run
+
+    # dag.test() imports it when it runs: from models.dagrun on 3.3, models.dag (with an underscore) before.
+    with contextlib.ExitStack() as stack:
+        for module, name in (
+            ("airflow.models.dagrun", "get_or_create_dagrun"),
+            ("airflow.models.dag", "_get_or_create_dagrun"),
+        ):
+            if hasattr(importlib.import_module(module), name):
+                stack.enter_context(mock.patch.object(importlib.import_module(module), name, the_cleared_run))
+        return dag.test(logical_date=None)
+
+
 def dag_test(dag: Any, *, logical_date: Any = None, only: str | None = None, **kwargs: Any) -> Any:
     """Run ``dag.test()`` and return the DagRun.
 
@@ -245,6 +286,7 @@ __all__ = [
     "AIRFLOW_V_3_2",
     "AIRFLOW_V_3_3",
     "asset_event_extras",
+    "clear_and_rerun",
     "configure_test_logging",
     "dag_test",
     "dag_test_without_date",

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 
-from airflow_provider_trafficstars import report_files, report_storage, reports
+from airflow_provider_trafficstars import coverage, report_files, report_storage, reports
+from airflow_provider_trafficstars._compat import get_variable_store
+from airflow_provider_trafficstars.cursor import CursorRecord, ExportCursor, cursor_key
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
 
 if TYPE_CHECKING:
@@ -20,12 +22,23 @@ if TYPE_CHECKING:
 class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     """Export a TrafficStars report to object storage: one complete object per day, the same bytes on a rerun.
 
-    **Which days a run covers** (decided once, in :func:`airflow_provider_trafficstars.reports.run_days`):
-    the complete days inside the run's data interval; when it holds none (Airflow 3's zero-length
-    ``@daily`` interval, an hourly one), the day before the interval's start; without an interval (a run
-    triggered without a logical date), the day before the run started. Days are calendar days in UTC, or
-    in the connection extra ``report_timezone``. ``date_from`` / ``date_to`` override either end, and
-    ``lookback_days`` exports that many days before the first one again (late conversions).
+    **Which days a run covers** (decided once, in :func:`airflow_provider_trafficstars.coverage.decide`),
+    in calendar days of the connection extra ``report_timezone`` (default UTC): every day since the
+    export's first run is exported at least once, whatever the schedule, time zones, DST, missed or
+    skipped runs, pauses and clears. The export (this report, filters and format at this destination, for
+    this account) keeps a cursor, the last day it wrote, in an Airflow Variable
+    (``trafficstars_report_cursor_<hash>``, named in the task log). A run covers from the day after the
+    cursor to its own last day: the complete days of its data interval; when that holds none (Airflow 3's
+    zero-length ``@daily`` interval, an hourly one), the day before the interval's start; without an
+    interval (a run triggered with no logical date), the day before the day it was due (``run_after``,
+    which a clear does not change). The first run (no cursor) covers its own days. A retry or a clear
+    covers what the first try covered. A day that had not ended when the try started is left for a later
+    run. More than ``max_catchup_days`` days before its own fails with a
+    :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsCoverageError` naming the ``date_from``
+    to run with. ``lookback_days`` covers that many days before the first one again (late conversions).
+    ``date_from``/``date_to`` re-export exactly that range (a day that has not ended is refused): the
+    cursor never moves back, and moves on only when the range starts at or before the day after it. The
+    cursor moves after every day of the run is written. ``campaigns`` keeps no cursor.
 
     A by-day report is fetched in as few calls as the range allows (up to 366 days each) and split by its
     ``day``; any other breakdown aggregates over a range, so it is fetched one day per call. A day without
@@ -45,11 +58,15 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         ``publisher/by-country``, or ``campaigns`` (a snapshot of the campaign list: one object per run,
         filed under the day it was taken, today in the connection's ``report_timezone``).
     :param destination: object URL with ``{day}`` and optionally ``{report}`` and ``{ext}``, e.g.
-        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` or an absolute local path (templated).
+        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` or an absolute local path (templated; as
+        rendered it names the export whose cursor the run uses: keep run-specific values such as ``{{ ds }}``
+        out of it).
     :param storage_conn_id: the Airflow connection of the object store (None: the store's default).
-    :param date_from: first day, ``YYYY-MM-DD`` (templated); empty: see above.
-    :param date_to: last day, ``YYYY-MM-DD`` (templated); empty: see above.
+    :param date_from: first day of a re-export, ``YYYY-MM-DD`` (templated); empty: see above.
+    :param date_to: last day of a re-export, ``YYYY-MM-DD`` (templated); empty: the run's own last day.
     :param lookback_days: days before the first day to export again.
+    :param max_catchup_days: most days before its own that a run exports because earlier runs did not
+        (default 31); beyond it the run fails, naming the ``date_from`` that exports them all.
     :param filters: ``{"campaign_id": [...]}`` (advertiser), ``{"spot_id": [...]}`` (publisher) or
         ``{"status": [...]}`` (campaigns) (templated).
     :param format: ``csv``, ``jsonl`` or ``parquet`` (needs the ``parquet`` extra: pyarrow).
@@ -68,6 +85,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         date_from: str | date | None = None,
         date_to: str | date | None = None,
         lookback_days: int = 0,
+        max_catchup_days: int = coverage.DEFAULT_MAX_CATCHUP_DAYS,
         filters: Mapping[str, Any] | None = None,
         format: str = "csv",
         **kwargs: Any,
@@ -81,7 +99,8 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         self.storage_conn_id = storage_conn_id
         self.date_from = date_from
         self.date_to = date_to
-        self.lookback_days = reports.check_lookback(lookback_days)
+        self.lookback_days = coverage.check_count(lookback_days, "lookback_days")
+        self.max_catchup_days = coverage.check_count(max_catchup_days, "max_catchup_days")
         self.filters = filters
         self.format = format
         self._written: list[dict[str, Any]] = []
@@ -93,24 +112,49 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         report_storage.prepare(template, self._storage_path)  # an unusable destination fails before any call
         filters = reports.filter_values(self.spec, self.filters)
         zone = reports.report_timezone(self.hook.client.config.report_timezone, self.trafficstars_conn_id)
-        start, end, run_start = _run_window(context)
-        days = reports.run_days(
-            interval_start=start,
-            interval_end=end,
-            run_start=run_start,
+        now = datetime.now(timezone.utc)
+        cursor = None if self.spec.is_campaigns else self._cursor(template, fmt, filters)
+        record = cursor.load() if cursor else CursorRecord()
+        run_key = _run_key(context)
+        decided = coverage.decide(
+            times=_run_times(context, now),
+            now=now,
             tz=zone,
+            cursor=record.cursor,
+            remembered=record.remembered(run_key),
             date_from=self.date_from,
             date_to=self.date_to,
             lookback_days=self.lookback_days,
+            max_catchup_days=self.max_catchup_days,
         )
         self.log.info(
-            "Exporting TrafficStars %s for %s..%s (%d day(s), %s).", self.spec.name, days[0], days[-1], len(days), zone
+            "Exporting TrafficStars %s for %s, in %s; cursor %s (Variable %s).",
+            self.spec.name,
+            coverage.describe(decided),
+            zone,
+            record.cursor or "none yet",
+            cursor.key if cursor else "none: a snapshot keeps no cursor",
         )
+        if cursor is not None and run_key is not None and decided.keep:
+            cursor.remember(run_key, decided)
+        days = decided.days
         self._written = []
-        for day, rows in self._fetch(days, filters):
-            self._written.append(self._write(template, fmt, day, rows))
+        if days or self.spec.is_campaigns:  # a snapshot is taken whatever days the run covers
+            for day, rows in self._fetch(days, filters):
+                self._written.append(self._write(template, fmt, day, rows))
+        if cursor is not None:
+            self.log.info("The cursor of this export is at %s.", cursor.advance(decided) or "none yet")
         self._add_asset_events(context)
         return self._written
+
+    def _cursor(self, template: str, fmt: str, filters: Mapping[str, Any]) -> ExportCursor:
+        """Return the shared cursor of this export (this account's report, filters, format, destination)."""
+        config = self.hook.client.config
+        export = {"report": self.spec.name, "destination": template, "format": fmt, "filters": dict(filters)}
+        key = cursor_key(
+            account=config.fingerprint, report=self.spec.name, destination=template, fmt=fmt, filters=filters
+        )
+        return ExportCursor(key, get_variable_store(), export={**export, "host": urlsplit(config.base_url).netloc})
 
     def _fetch(self, days: list[date], filters: dict[str, Any]) -> Iterator[tuple[date, Sequence[Mapping[str, Any]]]]:
         """Yield ``(day, rows)`` in day order, one answer in memory at a time."""
@@ -163,12 +207,18 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         )
 
 
-def _run_window(context: Mapping[str, Any]) -> tuple[datetime | None, datetime | None, datetime]:
-    """Return the data interval of a task's context (None where a run has none) and when its run started."""
+def _run_times(context: Mapping[str, Any], now: datetime) -> coverage.RunTimes:
+    """Return what a task's run is about: its data interval, and when it was due (never its start_date)."""
     dag_run = context.get("dag_run")
-    started = getattr(dag_run, "start_date", None) or getattr(dag_run, "run_after", None)
-    return (
-        context.get("data_interval_start"),
-        context.get("data_interval_end"),
-        started or datetime.now(timezone.utc),
-    )
+    # run_after (Airflow 3) is set for every run, dateless ones too, and a clear keeps it; Airflow 2 runs
+    # always have a logical date. Only a bare context (a direct execute()) falls back to the time of the try.
+    due = getattr(dag_run, "run_after", None) or context.get("logical_date") or now
+    return coverage.RunTimes(context.get("data_interval_start"), context.get("data_interval_end"), due)
+
+
+def _run_key(context: Mapping[str, Any]) -> str | None:
+    """Return ``dag_id/run_id/task_id/map_index`` of a task's run (None outside a task run)."""
+    ti = context.get("ti") or context.get("task_instance")
+    if ti is None:
+        return None
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{getattr(ti, 'map_index', -1)}"

@@ -255,3 +255,41 @@ def test_report_etl_and_load_without_a_logical_date_twice(
     )
     objects = "".join(p.read_text() for p in tmp_path.rglob("*.csv"))
     assert_no_secret(stored + out + err + task_logs() + objects, api_key, *report_emulator.issued_tokens)
+
+
+def test_the_load_never_doubles_a_row_when_the_etl_catches_up_several_days(
+    airflow_db: Path,
+    clean_variables: None,
+    report_emulator: TrafficStarsEmulator,
+    warehouse: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two daily runs missed: the next ETL run exports their days too (and its lookback days again); the
+    load replaces every day its event names, and no row is there twice."""
+    import pendulum
+
+    from tests.airflow_compat import asset_event_extras, dag_test, dag_test_without_date
+
+    monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/lake")
+    etl = install_dag(EXAMPLES / f"{ETL}.py")
+    load = install_dag(EXAMPLES / f"{LOAD}.py")
+    first = dag_test(etl, logical_date=pendulum.datetime(2026, 11, 10, tz="UTC"))
+    assert [i["day"] for i in run_xcoms(first)[("advertiser_by_day", -1)]] == ["2026-11-07", "2026-11-08", "2026-11-09"]
+    dag_test_without_date(load)
+    # The runs of 11-11, 11-12 and 11-13 never happened.
+    caught_up = dag_test(etl, logical_date=pendulum.datetime(2026, 11, 14, tz="UTC"))
+    assert set(task_states(caught_up).values()) == {"success"}
+    new_days = [f"2026-11-{d:02}" for d in range(8, 14)]  # 11-10..11-13 new, 11-08 and 11-09 looked back at
+    for report, (task_id, asset, _) in REPORT_NAMES.items():
+        days = [i["day"] for i in run_xcoms(caught_up)[(task_id, -1)]]
+        assert days == (["2026-11-13"] if report == "campaigns" else new_days), report
+        assert asset_event_extras(asset)[-1]["days"] == days
+    loaded = dag_test_without_date(load)
+    assert task_states(loaded) == {"load": "success"}
+    assert _tables(warehouse) == {
+        "trafficstars_advertiser_by_day": {"rows": 7, "keys": 7, "days": 7},
+        "trafficstars_advertiser_by_campaign": {"rows": 7 * CAMPAIGNS, "keys": 7 * CAMPAIGNS, "days": 7},
+        "trafficstars_advertiser_by_country": {"rows": 7 * COUNTRIES, "keys": 7 * COUNTRIES, "days": 7},
+        "trafficstars_campaigns": {"rows": 2 * CAMPAIGNS, "keys": 2 * CAMPAIGNS, "days": 2},
+    }

@@ -1,4 +1,7 @@
-"""The report catalogue, argument checks, the days a run covers and the stable schema (pure logic)."""
+"""The report catalogue, argument checks, the report time zone and the stable schema (pure logic).
+
+Which days a run covers: tests/unit/test_coverage.py.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +17,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, Tr
 
 UTC = ZoneInfo("UTC")
 BERLIN = ZoneInfo("Europe/Berlin")
-NEW_YORK = ZoneInfo("America/New_York")
 D = date.fromisoformat
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
 
 
 def days(*texts: str) -> list[date]:
@@ -146,122 +144,6 @@ def test_report_timezone() -> None:
     for bad in ("Mars/Olympus", "../etc/passwd", "CEST+2"):
         with pytest.raises(TrafficStarsConfigError, match="report_timezone"):
             reports.report_timezone(bad, "ts")
-
-
-# -- which days a run covers ----------------------------------------------------------------------------------
-def run_days(start: str | None, end: str | None, *, run_start: str = "2026-03-10T09:30:00", **kw: Any) -> list[date]:
-    kw.setdefault("tz", UTC)
-    return reports.run_days(
-        interval_start=utc(start) if start else None,
-        interval_end=utc(end) if end else None,
-        run_start=utc(run_start),
-        **kw,
-    )
-
-
-def test_airflow_3_zero_length_daily_interval_means_yesterday() -> None:
-    """A scheduled @daily run on Airflow 3: start = end = today 00:00 UTC; today has just begun."""
-    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
-
-
-def test_a_daily_interval_of_one_complete_day() -> None:
-    assert run_days("2026-03-09T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
-
-
-@pytest.mark.parametrize(("start", "end"), [("05:00", "06:00"), ("00:00", "01:00"), ("23:00", "23:59")])
-def test_an_hourly_interval_holds_no_complete_day_so_the_day_before_its_start(start: str, end: str) -> None:
-    assert run_days(f"2026-03-10T{start}:00", f"2026-03-10T{end}:00") == days("2026-03-09")
-
-
-def test_an_hourly_interval_ending_at_midnight_completes_its_day() -> None:
-    assert run_days("2026-03-09T23:00:00", "2026-03-10T00:00:00") == days("2026-03-08")
-    assert run_days("2026-03-09T00:00:00", "2026-03-10T00:00:00") == days("2026-03-09")
-
-
-def test_a_weekly_interval_and_an_unaligned_one() -> None:
-    week = run_days("2026-03-02T00:00:00", "2026-03-09T00:00:00")
-    assert week == [D("2026-03-02") + timedelta(days=i) for i in range(7)]
-    assert run_days("2026-03-09T12:00:00", "2026-03-12T12:00:00") == days("2026-03-10", "2026-03-11")
-
-
-def test_manual_run_without_logical_date_means_the_day_before_the_run_started() -> None:
-    assert run_days(None, None, run_start="2026-03-10T15:00:00") == days("2026-03-09")
-    assert run_days(None, None, run_start="2026-03-10T00:00:00") == days("2026-03-09")
-
-
-def test_dst_spring_forward_day_in_berlin_is_23_hours() -> None:
-    """2026-03-29 in Berlin runs from 03-28 23:00 UTC to 03-29 22:00 UTC."""
-    assert run_days("2026-03-28T23:00:00", "2026-03-29T22:00:00", tz=BERLIN) == days("2026-03-29")
-    # The UTC day 03-29 holds no complete Berlin day: the day before its start (01:00 Berlin, 03-29).
-    assert run_days("2026-03-29T00:00:00", "2026-03-30T00:00:00", tz=BERLIN) == days("2026-03-28")
-
-
-def test_dst_fall_back_day_in_berlin_is_25_hours() -> None:
-    assert run_days("2026-10-24T22:00:00", "2026-10-25T23:00:00", tz=BERLIN) == days("2026-10-25")
-    assert run_days("2026-10-24T22:00:00", "2026-10-25T22:00:00", tz=BERLIN) == days("2026-10-24")
-
-
-def test_zero_length_interval_in_a_zone_west_of_utc() -> None:
-    """00:00 UTC is still the evening before in New York: that day is not over, so the day before it."""
-    assert run_days("2026-07-10T00:00:00", "2026-07-10T00:00:00", tz=NEW_YORK) == days("2026-07-08")
-    assert run_days("2026-07-10T04:00:00", "2026-07-10T04:00:00", tz=NEW_YORK) == days("2026-07-09")
-    assert run_days(None, None, run_start="2026-07-10T03:59:00", tz=NEW_YORK) == days("2026-07-08")
-
-
-def test_every_default_day_has_ended_when_the_run_starts() -> None:
-    """Property over many intervals and zones: never a day in progress."""
-    base = utc("2026-03-27T00:00:00")
-    for tz in (UTC, BERLIN, NEW_YORK, ZoneInfo("Asia/Kolkata")):
-        for start_h in range(0, 96, 5):
-            for length_h in (0, 1, 24, 49):
-                start = base + timedelta(hours=start_h)
-                end = start + timedelta(hours=length_h)
-                got = reports.default_days(interval_start=start, interval_end=end, run_start=end, tz=tz)
-                assert got, (tz, start, end)
-                last_end = datetime.combine(got[-1] + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-                assert last_end <= end, (tz, start, end, got)
-
-
-def test_date_from_and_date_to_override_the_interval() -> None:
-    kw = {"date_from": "2026-01-01", "date_to": D("2026-01-03")}
-    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", **kw) == days(
-        "2026-01-01", "2026-01-02", "2026-01-03"
-    )
-    assert run_days(None, None, **kw) == days("2026-01-01", "2026-01-02", "2026-01-03")
-
-
-def test_one_bound_given_the_other_from_the_default_days() -> None:
-    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", date_from="2026-03-07") == days(
-        "2026-03-07", "2026-03-08", "2026-03-09"
-    )
-    assert run_days("2026-03-02T00:00:00", "2026-03-09T00:00:00", date_to="2026-03-03") == days(
-        "2026-03-02", "2026-03-03"
-    )
-    # Empty strings (an unset templated param) count as not given.
-    assert run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", date_from="", date_to=" ") == days("2026-03-09")
-
-
-def test_lookback_days_extend_before_the_first_day() -> None:
-    got = run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", lookback_days=2)
-    assert got == days("2026-03-07", "2026-03-08", "2026-03-09")
-    got = run_days(None, None, date_from="2026-03-01", date_to="2026-03-01", lookback_days=1)
-    assert got == days("2026-02-28", "2026-03-01")
-
-
-@pytest.mark.parametrize(
-    ("kw", "match"),
-    [
-        ({"date_from": "2026-03-11"}, "after date_to"),
-        ({"date_from": "2026-03-05", "date_to": "2026-03-01"}, "after date_to"),
-        ({"date_to": "03/01/2026"}, "YYYY-MM-DD"),
-        ({"lookback_days": -1}, "lookback_days"),
-        ({"lookback_days": True}, "lookback_days"),
-        ({"lookback_days": "2"}, "lookback_days"),
-    ],
-)
-def test_bad_run_arguments_are_config_errors(kw: dict[str, Any], match: str) -> None:
-    with pytest.raises(TrafficStarsConfigError, match=match):
-        run_days("2026-03-10T00:00:00", "2026-03-10T00:00:00", **kw)
 
 
 def test_chunks_of_consecutive_days() -> None:
