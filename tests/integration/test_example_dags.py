@@ -274,6 +274,7 @@ def test_the_load_never_doubles_a_row_when_the_etl_catches_up_several_days(
     monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/lake")
     etl = install_dag(EXAMPLES / f"{ETL}.py")
     load = install_dag(EXAMPLES / f"{LOAD}.py")
+    started = pendulum.now("UTC").date()
     first = dag_test(etl, logical_date=pendulum.datetime(2026, 11, 10, tz="UTC"))
     assert [i["day"] for i in run_xcoms(first)[("advertiser_by_day", -1)]] == ["2026-11-07", "2026-11-08", "2026-11-09"]
     dag_test_without_date(load)
@@ -281,15 +282,26 @@ def test_the_load_never_doubles_a_row_when_the_etl_catches_up_several_days(
     caught_up = dag_test(etl, logical_date=pendulum.datetime(2026, 11, 14, tz="UTC"))
     assert set(task_states(caught_up).values()) == {"success"}
     new_days = [f"2026-11-{d:02}" for d in range(8, 14)]  # 11-10..11-13 new, 11-08 and 11-09 looked back at
+    # Snapshots are filed under the (UTC) day they were taken: today, or tomorrow if midnight passed.
+    taken = {(started + timedelta(days=n)).isoformat() for n in range((pendulum.now("UTC").date() - started).days + 1)}
     for report, (task_id, asset, _) in REPORT_NAMES.items():
         days = [i["day"] for i in run_xcoms(caught_up)[(task_id, -1)]]
-        assert days == (["2026-11-13"] if report == "campaigns" else new_days), report
+        if report == "campaigns":
+            assert len(days) == 1 and days[0] in taken, days
+        else:
+            assert days == new_days, report
         assert asset_event_extras(asset)[-1]["days"] == days
+    snapshots = {i["day"] for run in (first, caught_up) for i in run_xcoms(run)[(REPORT_NAMES["campaigns"][0], -1)]}
     loaded = dag_test_without_date(load)
     assert task_states(loaded) == {"load": "success"}
     assert _tables(warehouse) == {
         "trafficstars_advertiser_by_day": {"rows": 7, "keys": 7, "days": 7},
         "trafficstars_advertiser_by_campaign": {"rows": 7 * CAMPAIGNS, "keys": 7 * CAMPAIGNS, "days": 7},
         "trafficstars_advertiser_by_country": {"rows": 7 * COUNTRIES, "keys": 7 * COUNTRIES, "days": 7},
-        "trafficstars_campaigns": {"rows": 2 * CAMPAIGNS, "keys": 2 * CAMPAIGNS, "days": 2},
+        # A snapshot replaces the one taken the same day (both runs' were today, unless midnight passed).
+        "trafficstars_campaigns": {
+            "rows": len(snapshots) * CAMPAIGNS,
+            "keys": len(snapshots) * CAMPAIGNS,
+            "days": len(snapshots),
+        },
     }

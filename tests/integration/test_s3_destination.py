@@ -131,7 +131,9 @@ def test_the_etl_example_into_s3_writes_complete_objects_identical_on_a_rerun_an
     assert {counts[k] for k in first} == {2}
 
     # The load example reads the days back from the bucket (a manual run: each Asset's latest event).
-    loaded = dag_test_without_date(load)
+    loaded = dag_test_without_date(
+        load, run_conf={"base_url": conf["base_url"]}
+    )  # the load trusts its own base_url only
     assert task_states(loaded) == {"load": "success"}
     assert tables(warehouse) == {
         "advertiser/by-day": (4, 4),
