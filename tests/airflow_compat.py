@@ -11,6 +11,7 @@ import functools
 import importlib
 import logging
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -230,8 +231,6 @@ def clear_and_rerun(dag: Any, run_id: str) -> Any:
     ``start_date`` reset to now. The scheduler would then start it; here ``dag.test()`` runs it, given the
     existing run instead of the new one it makes (Airflow 3: ``models.dagrun.get_or_create_dagrun``).
     """
-    from unittest import mock
-
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance, clear_task_instances
     from airflow.utils.session import create_session
@@ -252,15 +251,27 @@ def clear_and_rerun(dag: Any, run_id: str) -> Any:
         run.dag = dag  # as create_dagrun() does: the run's tasks come from it
         return run
 
-    # dag.test() imports it when it runs: from models.dagrun on 3.3, models.dag (with an underscore) before.
-    with contextlib.ExitStack() as stack:
-        for module, name in (
-            ("airflow.models.dagrun", "get_or_create_dagrun"),
-            ("airflow.models.dag", "_get_or_create_dagrun"),
-        ):
-            if hasattr(importlib.import_module(module), name):
-                stack.enter_context(mock.patch.object(importlib.import_module(module), name, the_cleared_run))
+    with replaced_run_creation(lambda _create: the_cleared_run):
         return dag.test(logical_date=None)
+
+
+#: Where ``dag.test()`` finds the function that creates its run: models.dagrun on 3.3, models.dag (with an
+#: underscore) on 3.0-3.2.
+_RUN_CREATION = (("airflow.models.dagrun", "get_or_create_dagrun"), ("airflow.models.dag", "_get_or_create_dagrun"))
+
+
+@contextlib.contextmanager
+def replaced_run_creation(wrap: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Iterator[None]:
+    """Let ``dag.test()`` create its run through ``wrap(original)`` (to hand it an existing run, or to act on the
+    new one as the scheduler would), on every Airflow 3 line."""
+    from unittest import mock
+
+    with contextlib.ExitStack() as stack:
+        for module_name, name in _RUN_CREATION:
+            module = importlib.import_module(module_name)
+            if hasattr(module, name):
+                stack.enter_context(mock.patch.object(module, name, wrap(getattr(module, name))))
+        yield
 
 
 def dag_test(dag: Any, *, logical_date: Any = None, only: str | None = None, **kwargs: Any) -> Any:

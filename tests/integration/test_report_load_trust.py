@@ -9,10 +9,11 @@ recorded the way its ``POST /api/v1/datasets/events`` does, and a manual load mu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.airflow_compat import AIRFLOW_V_3, dag_test_without_date
+from tests.airflow_compat import AIRFLOW_V_3, dag_test_without_date, replaced_run_creation
 from tests.api_server import api_server
 from tests.conftest import HOME, conn_json, install_dag, run_xcoms, task_states
 
@@ -61,27 +62,29 @@ def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def consume(monkeypatch: pytest.MonkeyPatch, event_ids: list[int]) -> None:
-    """Make the next ``dag.test()`` run consume these Asset events, as the scheduler's asset-triggered run does.
+@contextlib.contextmanager
+def consuming(event_ids: list[int]) -> Iterator[None]:
+    """Make ``dag.test()`` runs consume these Asset events, as the scheduler's asset-triggered run does.
 
     The scheduler creates the run and then ``dag_run.consumed_asset_events.extend(events)``; ``dag.test()``
-    creates a manual run through ``get_or_create_dagrun``, after which the same is done here.
+    creates a manual run (``replaced_run_creation``), after which the same is done here.
     """
-    from airflow.models import dagrun
     from airflow.models.asset import AssetEvent
     from sqlalchemy import select
 
-    create = dagrun.get_or_create_dagrun
+    def wrap(create: Callable[..., Any]) -> Callable[..., Any]:
+        def create_and_consume(**kwargs: Any) -> Any:
+            run = create(**kwargs)
+            session = kwargs["session"]
+            query = select(AssetEvent).where(AssetEvent.id.in_(event_ids)).order_by(AssetEvent.timestamp)
+            run.consumed_asset_events.extend(session.scalars(query))
+            session.commit()
+            return run
 
-    def create_and_consume(**kwargs: Any) -> Any:
-        run = create(**kwargs)
-        session = kwargs["session"]
-        query = select(AssetEvent).where(AssetEvent.id.in_(event_ids)).order_by(AssetEvent.timestamp)
-        run.consumed_asset_events.extend(session.scalars(query))
-        session.commit()
-        return run
+        return create_and_consume
 
-    monkeypatch.setattr(dagrun, "get_or_create_dagrun", create_and_consume)
+    with replaced_run_creation(wrap):
+        yield
 
 
 def etl_event_ids(run: Any) -> list[int]:
@@ -94,11 +97,24 @@ def etl_event_ids(run: Any) -> list[int]:
         return list(session.scalars(query))
 
 
+def rest_api_auth(rest_api: str) -> dict[str, str]:
+    """Return the header of an admin's token: with every user an admin, the simple auth manager hands one out
+    at ``GET /auth/token`` (Airflow 3.1/3.2 refuse the REST API without it; 3.3 lets such requests through)."""
+    answer = requests.get(f"{rest_api}/auth/token", timeout=30)
+    assert answer.status_code in (200, 201), answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
 def post_event(rest_api: str, asset: str, extra: dict[str, Any]) -> int:
     """Post an Asset event through the REST API as any user allowed to may; return its id."""
-    assets = requests.get(f"{rest_api}/api/v2/assets", params={"name_pattern": asset}, timeout=30).json()["assets"]
+    auth = rest_api_auth(rest_api)
+    assets = requests.get(f"{rest_api}/api/v2/assets", params={"name_pattern": asset}, headers=auth, timeout=30).json()[
+        "assets"
+    ]
     (asset_id,) = [a["id"] for a in assets if a["name"] == asset]
-    answer = requests.post(f"{rest_api}/api/v2/assets/events", json={"asset_id": asset_id, "extra": extra}, timeout=30)
+    answer = requests.post(
+        f"{rest_api}/api/v2/assets/events", json={"asset_id": asset_id, "extra": extra}, headers=auth, timeout=30
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     # What Airflow 3.3 records for an event of the REST API: no source task or run, and its mark in the extra.
@@ -208,8 +224,7 @@ def test_forged_rest_events_open_delete_and_create_nothing(
     # the forged events are ignored, each with a warning saying why.
     etl_events = etl_event_ids(etl_run)
     assert len(etl_events) == 4  # one per report task, each recorded with its source DAG, task and run
-    with monkeypatch.context() as patched:
-        consume(patched, etl_events + posted)
+    with consuming(etl_events + posted):
         caplog.clear()
         run = dag_test_without_date(load)
         assert task_states(run) == {"load": "success"}
