@@ -39,10 +39,11 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsTransportError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsPartialFailureError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsGuardError": "airflow_provider_trafficstars.exceptions",
-    "AccessToken": "airflow_provider_trafficstars.token",
+    "AccessToken": "airflow_provider_trafficstars.client.auth._token",
 }
 
 if TYPE_CHECKING:
+    from airflow_provider_trafficstars.client.auth._token import AccessToken
     from airflow_provider_trafficstars.exceptions import (
         TrafficStarsApiError,
         TrafficStarsAuthError,
@@ -70,7 +71,6 @@ if TYPE_CHECKING:
     )
     from airflow_provider_trafficstars.sensors.balance import TrafficStarsBalanceSensor
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
-    from airflow_provider_trafficstars.token import AccessToken
     from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
     from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
     from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
@@ -108,7 +108,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     """Import a public class from its module the first time it is asked for."""
     module = _EXPORTS.get(name)
-    if module is None:  # a submodule (``from airflow_provider_trafficstars import _compat``) or a typo
+    if module is None:  # a submodule or a typo
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(import_module(module), name)
     globals()[name] = value  # later lookups skip this function

@@ -37,9 +37,9 @@ WARMUP_KEY = "ts_bench_warmup"
 def _child(port: int) -> int:
     from airflow.models import Variable
 
+    from airflow_provider_trafficstars.client.cache._lease import LeaseTimings
+    from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
-    from airflow_provider_trafficstars.lease import LeaseTimings
-    from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.

@@ -47,8 +47,8 @@ try:  # human-in-the-loop operators: the standard provider on Airflow 3.1+
 except Exception:  # ImportError, or "Human in the loop functionality needs Airflow 3.1+."
     ApprovalOperator = HITLOperator = None
 
-from airflow_provider_trafficstars import reports
-from airflow_provider_trafficstars.campaigns import campaigns_over_cpa
+from airflow_provider_trafficstars.client.campaigns._parse import campaigns_over_cpa
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
 

@@ -18,7 +18,7 @@ installed (the demo uses SQLite, the distributed test PostgreSQL).
   from other sources through the other checks (a backfill tool of your own, say).
 - **Idempotent**: per report, one transaction deletes the rows of each loaded day and inserts the day's
   object, so a rerun, an overlapping lookback or a revised day never leaves duplicates.
-- **Columns**: the report's known fields (`airflow_provider_trafficstars.reports`), typed; a field the
+- **Columns**: the report's known fields (`airflow_provider_trafficstars.client.reports._catalogue`), typed; a field the
   API adds later is left out of the table (and named in the log) until you add a column for it.
 
 DAG params: `sql_conn_id` (default `trafficstars_warehouse`), `table_prefix`, `storage_conn_id` for
@@ -41,8 +41,8 @@ import pendulum
 # Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
 from airflow.providers.common.compat.sdk import Asset, Param, dag, task
 
-from airflow_provider_trafficstars import report_files
-from airflow_provider_trafficstars.reports import FIELD_TYPES, report_spec
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports._catalogue import FIELD_TYPES, report_spec
 
 log = logging.getLogger(__name__)
 REPORTS = ("advertiser/by-day", "advertiser/by-campaign", "advertiser/by-country", "campaigns")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars._compat import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, AIRFLOW_V_3_3
+from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, AIRFLOW_V_3_3
 
 requires_airflow_3 = pytest.mark.skipif(not AIRFLOW_V_3, reason="Airflow 3 only (Task SDK, airflow.sdk authoring API)")
 requires_airflow_2 = pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 2 only (Flask AppBuilder UI)")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 
 REPO = Path(__file__).resolve().parent.parent
 HOME = AirflowHome.temporary()
@@ -185,7 +185,7 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_rate_limiters() -> None:
     """Start each test with no calls counted against any account (limiters are shared per process)."""
-    from airflow_provider_trafficstars import rate_limit
+    from airflow_provider_trafficstars.client.cache import _rate_limit as rate_limit
 
     rate_limit.reset()
 

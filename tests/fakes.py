@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 import pendulum
 
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
-from airflow_provider_trafficstars.testing.emulator_state import new_api_key
+from airflow_provider_trafficstars.testing._state import new_api_key
 
 __all__ = [
     "CONN_ID",

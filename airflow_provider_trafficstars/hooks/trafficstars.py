@@ -9,8 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_trafficstars import _compat, campaigns, reports
-from airflow_provider_trafficstars.connection_fields import (
+from airflow_provider_trafficstars.client.auth._token import AccessToken
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache, VariableTokenCache
+from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsApiError,
+    TrafficStarsConfigError,
+    TrafficStarsError,
+)
+from airflow_provider_trafficstars.hooks import _airflow as _compat
+from airflow_provider_trafficstars.hooks._connection import (
     CONN_TYPE,
     EXTRA_FIELDS,
     HIDDEN_FIELDS,
@@ -18,14 +27,7 @@ from airflow_provider_trafficstars.connection_fields import (
     RELABELING,
     connection_config,
 )
-from airflow_provider_trafficstars.connection_fields import default_token_variable as default_token_variable
-from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
-    TrafficStarsConfigError,
-    TrafficStarsError,
-)
-from airflow_provider_trafficstars.token import AccessToken
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
+from airflow_provider_trafficstars.hooks._connection import default_token_variable as default_token_variable
 
 if TYPE_CHECKING:
     import requests
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
 
     # Imported lazily at run time: requests and tenacity cost more to import than the rest of the
     # provider, and a DAG file that only names the hook should parse fast.
-    from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+    from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
 
 
 def unwrap_response(payload: Any) -> Any:
@@ -101,7 +103,7 @@ class TrafficStarsHook(BaseHook):
         )
 
     def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
-        from airflow_provider_trafficstars.client import TrafficStarsClient
+        from airflow_provider_trafficstars.client._client import TrafficStarsClient
 
         config, variable = self._config()
         _compat.mask_secret(config.api_key)

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_trafficstars.client._checks import check_seconds, require_ttl, session_summary
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.session_check import check_seconds, require_ttl, session_summary
 
 if TYPE_CHECKING:
     import requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_trafficstars.campaigns import parse_amount
+from airflow_provider_trafficstars.client.campaigns._parse import parse_amount
 from airflow_provider_trafficstars.sensors.base import TrafficStarsPollingSensor
 from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
 

@@ -3,7 +3,7 @@
 A subclass names its trigger class; a poke builds that trigger (no I/O) and calls its ``check`` on the
 task's hook, and the deferrable mode hands the same trigger to the triggerer. So the three modes cannot
 differ in what they decide, only in how they wait; and how long they wait after trouble is one rule,
-:func:`~airflow_provider_trafficstars.waits.next_poll_delay`, in all three.
+:func:`~.client.http._waits.next_poll_delay`, in all three.
 """
 
 from __future__ import annotations
@@ -22,15 +22,15 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_trafficstars._compat import AIRFLOW_VERSION
+from airflow_provider_trafficstars.client.http._waits import next_poll_delay
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
     TrafficStarsConfigError,
     is_transient,
 )
+from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_VERSION
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.waits import next_poll_delay
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -64,7 +64,7 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
     """Wait until the check of :attr:`trigger_class` holds, in a worker slot or in the triggerer.
 
     HTTP 429, 5xx and network errors mean "not yet", and the next poke waits what the trigger's next poll
-    would (:func:`~airflow_provider_trafficstars.waits.next_poll_delay`: at least the ``Retry-After`` of a 429
+    would (:func:`~.client.http._waits.next_poll_delay`: at least the ``Retry-After`` of a 429
     or 503, in poke and reschedule mode alike); a rejected API key or a bad argument fails the task at once,
     without retries (or skips it with ``soft_fail``), as it will not fix itself.
 
@@ -143,7 +143,7 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_trafficstars.token import utcnow
+        from airflow_provider_trafficstars.client.auth._token import utcnow
 
         self.defer(
             trigger=self.make_trigger(timeout_at=utcnow().add(seconds=self.timeout).isoformat()),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_trafficstars.client._checks import check_seconds
 from airflow_provider_trafficstars.sensors.base import TrafficStarsPollingSensor
-from airflow_provider_trafficstars.session_check import check_seconds
 from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
 
 

@@ -31,10 +31,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_trafficstars.testing import emulator_reports
-from airflow_provider_trafficstars.testing.emulator_campaigns import CampaignStore
-from airflow_provider_trafficstars.testing.emulator_http import TOKEN_PATH, EmulatorServer
-from airflow_provider_trafficstars.testing.emulator_state import (
+from airflow_provider_trafficstars.testing import _reports as emulator_reports
+from airflow_provider_trafficstars.testing._campaigns import CampaignStore
+from airflow_provider_trafficstars.testing._http import TOKEN_PATH, EmulatorServer
+from airflow_provider_trafficstars.testing._state import (
     REDIRECT_LOCATION,
     EmulatorState,
     FaultRule,

@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 
-from airflow_provider_trafficstars import coverage, report_files, report_storage, reports
-from airflow_provider_trafficstars._compat import get_variable_store
-from airflow_provider_trafficstars.cursor import CursorRecord, ExportCursor, cursor_key
+from airflow_provider_trafficstars.client.cache._cursor import CursorRecord, ExportCursor, cursor_key
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.client.reports import _coverage as coverage
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports import _storage as report_storage
+from airflow_provider_trafficstars.hooks._airflow import get_variable_store
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
 
 if TYPE_CHECKING:
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     """Export a TrafficStars report to object storage: one complete object per day, the same bytes on a rerun.
 
-    **Which days a run covers** (decided once, in :func:`airflow_provider_trafficstars.coverage.decide`),
+    **Which days a run covers** (decided once, in :func:`~.client.reports._coverage.decide`),
     in calendar days of the connection extra ``report_timezone`` (default UTC): every day since the
     export's first run is exported at least once, whatever the schedule, time zones, DST, missed or
     skipped runs, pauses and clears. The export (this report, filters and format at this destination, for
@@ -45,7 +48,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     rows still gets its object (a header-only CSV, an empty JSON Lines file, a Parquet file with its
     schema): "fetched, nothing happened" differs from "not fetched"; an answer with nothing in it (an empty
     body, a 204, JSON ``null``) fails the task and leaves the day's object as it was. Each object appears
-    only when complete (how, per protocol: :mod:`airflow_provider_trafficstars.report_storage`; a
+    only when complete (how, per protocol: :mod:`airflow_provider_trafficstars.client.reports._storage`; a
     destination where that cannot be guaranteed fails before any API call); a failure on a later day
     leaves the earlier days' objects complete and no stray temporary object. Columns: the report's known
     fields in a fixed order (``day`` first), then unknown fields sorted; rows sorted by their values.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars.campaigns import check_balance, parse_amount
+from airflow_provider_trafficstars.client.campaigns._parse import check_balance, parse_amount
 from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 class TrafficStarsBalanceTrigger(TrafficStarsPollingTrigger):
     """Poll until the account balance (``GET /v2/userinfo/balance``) is at least ``min_balance``.
 
-    Each poll is :func:`~airflow_provider_trafficstars.campaigns.check_balance`, the very check of a sensor
+    Each poll is :func:`~.client.campaigns._parse.check_balance`, the very check of a sensor
     poke, run on the hook (and so through the one token policy of the client) in a worker thread. Its
     serialized arguments hold no secret.
 

@@ -19,14 +19,14 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 from pendulum import DateTime
 
+from airflow_provider_trafficstars.client.auth._token import utcnow
+from airflow_provider_trafficstars.client.http._waits import next_poll_delay
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsAuthError,
     TrafficStarsConfigError,
     TrafficStarsError,
     is_transient,
 )
-from airflow_provider_trafficstars.token import utcnow
-from airflow_provider_trafficstars.waits import next_poll_delay
 
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
@@ -77,7 +77,7 @@ class TrafficStarsPollingTrigger(BaseTrigger):
     Events: ``{"status": "success", "result": ...}``; ``{"status": "error", "kind", "reason", "status_code",
     "message", ...}`` for trouble that will not pass by itself; ``{"status": "timeout", "message"}`` at
     ``timeout_at``. HTTP 429, 5xx and network errors mean "not yet"; the next poll waits what
-    :func:`~airflow_provider_trafficstars.waits.next_poll_delay` says (the sensors' rule too).
+    :func:`~airflow_provider_trafficstars.client.http._waits.next_poll_delay` says (the sensors' rule too).
 
     :param conn_id: the Airflow connection id (conn type ``trafficstars``).
     :param poke_interval: seconds between polls.
@@ -94,7 +94,7 @@ class TrafficStarsPollingTrigger(BaseTrigger):
         timeout_at: str | float | DateTime | None = None,
     ) -> None:
         super().__init__()
-        from airflow_provider_trafficstars.session_check import check_seconds
+        from airflow_provider_trafficstars.client._checks import check_seconds
 
         self.conn_id = conn_id
         self.poke_interval = check_seconds(poke_interval, "poke_interval")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars.session_check import check_seconds, check_session
+from airflow_provider_trafficstars.client._checks import check_seconds, check_session
 from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ TRIGGER_PATH = "airflow_provider_trafficstars.triggers.trafficstars.TrafficStars
 class TrafficStarsSessionTrigger(TrafficStarsPollingTrigger):
     """Poll until TrafficStars accepts the connection's credentials with ``min_ttl`` seconds of session left.
 
-    Each poll is :func:`~airflow_provider_trafficstars.session_check.check_session`, the very check of a
+    Each poll is :func:`~airflow_provider_trafficstars.client._checks.check_session`, the very check of a
     sensor poke, run on the hook in a worker thread. Its serialized arguments hold no secret.
 
     :param conn_id: the Airflow connection id (conn type ``trafficstars``).

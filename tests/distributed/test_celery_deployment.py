@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_trafficstars._compat import AIRFLOW_V_3_3
+from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_V_3_3
 from benchmarks.celery_cluster import (
     BURST,
     BURST_DAGS,

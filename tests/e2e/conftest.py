@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from tests.api_server import api_server as start_api_server
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ import pytest
 import requests
 from packaging.version import Version
 
-from airflow_provider_trafficstars.connection_fields import EXTRA_FIELDS, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
+from airflow_provider_trafficstars.hooks._connection import EXTRA_FIELDS, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3_3
 from tests.e2e.conftest import REPO, copy_if_requested

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars.hooks import _airflow as _compat
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import conn_json

@@ -13,10 +13,10 @@ import json
 import sys
 from datetime import date, timedelta
 
-from airflow_provider_trafficstars import reports
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 
 FIRST_DAY = date(2026, 1, 1)
 

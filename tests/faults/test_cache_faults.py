@@ -12,11 +12,11 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars.client.auth._token import AccessToken, fingerprint
+from airflow_provider_trafficstars.client.cache._record import VariableTokenCache
+from airflow_provider_trafficstars.hooks import _airflow as _compat
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import AccessToken, fingerprint
-from airflow_provider_trafficstars.token_cache import VariableTokenCache
 from tests.conftest import variable
 from tests.fakes import TOKEN_VAR, new_api_key
 from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH

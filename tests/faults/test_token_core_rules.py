@@ -10,7 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from airflow_provider_trafficstars import lease
+from airflow_provider_trafficstars.client.auth._token import fingerprint
+from airflow_provider_trafficstars.client.cache import _lease as lease
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsConfigError,
     TrafficStarsRedirectError,
@@ -18,7 +19,6 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import fingerprint
 from tests.conftest import assert_no_secret, variable
 from tests.fakes import CONN_ID, TOKEN_VAR, Waits
 from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH

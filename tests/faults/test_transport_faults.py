@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsTransportError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 from tests.fakes import Clock, Waits
 from tests.faults.conftest import CAMPAIGNS, TOKEN_PATH
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars import report_files
-from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports._catalogue import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import (
     assert_no_secret,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_trafficstars.client.auth._token import fingerprint
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import fingerprint
 from tests.conftest import age_token_variable, assert_no_secret, conn_json, install_dag, task_logs, variable
 from tests.fakes import TOKEN_VAR, DictStore, new_api_key
 
@@ -144,7 +144,7 @@ def test_airflow_connections_test_cli(airflow_db: Path, ts_conn: str, emulator: 
 def test_unreachable_variable_store_falls_back_to_memory_with_one_warning(
     ts_conn: str, emulator: TrafficStarsEmulator, caplog
 ) -> None:
-    from airflow_provider_trafficstars.token_cache import VariableTokenCache
+    from airflow_provider_trafficstars.client.cache._record import VariableTokenCache
 
     broken = DictStore(broken={"get", "set", "delete"}, error=ImportError("no supervisor"))
     hook = TrafficStarsHook(token_cache=VariableTokenCache(TOKEN_VAR, broken))

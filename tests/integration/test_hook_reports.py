@@ -8,12 +8,12 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
+from airflow_provider_trafficstars.client.reports._catalogue import REPORTS
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.reports import REPORTS
+from airflow_provider_trafficstars.testing._reports import answer
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.testing.emulator_reports import answer
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 
 pytestmark = pytest.mark.integration
 

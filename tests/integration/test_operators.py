@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl
 import pendulum
 import pytest
 
+from airflow_provider_trafficstars.client._checks import SUMMARY_KEYS
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 from airflow_provider_trafficstars.operators.trafficstars import (
     TrafficStarsApiOperator,
@@ -19,7 +20,6 @@ from airflow_provider_trafficstars.operators.trafficstars import (
     TrafficStarsResponseCheckError,
     TrafficStarsSessionInfoOperator,
 )
-from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.conftest import (
     assert_no_secret,

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_trafficstars import __version__
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

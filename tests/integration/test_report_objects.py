@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import report_files
+from airflow_provider_trafficstars.client.reports import _files as report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsDataError, TrafficStarsDestinationError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import dag_test, delete_asset_events

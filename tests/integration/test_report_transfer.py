@@ -12,12 +12,13 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import rate_limit, report_files
+from airflow_provider_trafficstars.client.auth._token import fingerprint
+from airflow_provider_trafficstars.client.cache import _rate_limit as rate_limit
+from airflow_provider_trafficstars.client.cache._rate_limit import RateLimiter
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports._catalogue import METRICS, REPORTS
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
-from airflow_provider_trafficstars.rate_limit import RateLimiter
-from airflow_provider_trafficstars.reports import METRICS, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import fingerprint
 from tests.airflow_compat import AIRFLOW_V_3, asset_event_extras, dag_test
 from tests.conftest import (
     assert_no_secret,
@@ -95,7 +96,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
         # An empty day has a header only: the known fields (unknown ones come with rows).
         assert data.decode().splitlines()[0] == ",".join(header if entry["rows"] else header[:-2])
         server = emulator.reports  # the server's numbers for that day, straight from the emulator
-        from airflow_provider_trafficstars.testing.emulator_reports import answer
+        from airflow_provider_trafficstars.testing._reports import answer
 
         expected = answer(server, BY_CAMPAIGN, [("date_from", entry["day"]), ("date_to", entry["day"])], [1, 2, 3])
         got = csv_rows(data)

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars import report_files
-from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports._catalogue import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import dag_test_without_date, delete_asset_events
 from tests.conftest import install_dag, run_xcoms, task_states

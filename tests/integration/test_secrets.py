@@ -20,7 +20,7 @@ import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.testing import emulator_http
+from airflow_provider_trafficstars.testing import _http as emulator_http
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import secrets_masker_functions
 from tests.conftest import (

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_trafficstars.client._checks import SUMMARY_KEYS
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3, dag_test
 from tests.conftest import (

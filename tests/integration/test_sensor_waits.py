@@ -19,9 +19,9 @@ import pendulum
 import pytest
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
+from airflow_provider_trafficstars.client.http._waits import POLL_BACKOFF
 from airflow_provider_trafficstars.sensors import base as sensors_base
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.waits import POLL_BACKOFF
 from tests.airflow_compat import dag_test
 from tests.conftest import conn_json, install_dag, run_xcoms
 from tests.fakes import Waits

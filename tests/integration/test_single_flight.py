@@ -18,13 +18,13 @@ import pendulum
 import pytest
 import requests_mock as rm
 
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.auth._token import AccessToken
+from airflow_provider_trafficstars.client.cache._lease import Lease, LeaseTimings, SingleFlight
+from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
-from airflow_provider_trafficstars.lease import Lease, LeaseTimings, SingleFlight
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
-from airflow_provider_trafficstars.token import AccessToken
-from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from benchmarks.common import EmulatorProcess
 from benchmarks.contention import LEASE_CONN, NAIVE_CONN, ContentionPool
 from tests.conftest import HOME
@@ -284,14 +284,14 @@ def test_single_flight_runs_renew_directly_for_a_cache_without_lease(world: Worl
     ("raw", "expected"), [(None, True), (True, True), (False, False), ("false", False), ("Yes", True), (0, False)]
 )
 def test_single_flight_extra(raw: object, expected: bool) -> None:
-    from airflow_provider_trafficstars.connection_fields import read_extras
+    from airflow_provider_trafficstars.hooks._connection import read_extras
 
     extra = {} if raw is None else {"single_flight": raw}
     assert read_extras(extra, "c")["single_flight"] is expected
 
 
 def test_single_flight_extra_rejects_nonsense() -> None:
-    from airflow_provider_trafficstars.connection_fields import read_extras
+    from airflow_provider_trafficstars.hooks._connection import read_extras
 
     with pytest.raises(TrafficStarsConfigError):
         read_extras({"single_flight": "maybe"}, "c")
@@ -320,7 +320,7 @@ def test_polling_sees_a_new_value_even_with_the_secret_cache_on(airflow_db: Path
     from airflow.utils.session import create_session
     from sqlalchemy import update
 
-    from airflow_provider_trafficstars._compat import _MetadataVariableStore
+    from airflow_provider_trafficstars.hooks._airflow import _MetadataVariableStore
     from tests.airflow_compat import secret_cache_class
 
     SecretCache = secret_cache_class()

@@ -52,7 +52,7 @@ def test_activate_points_this_process_at_the_home(tmp_path: Path, monkeypatch: p
 def test_importing_it_does_not_import_airflow() -> None:
     # It must run before Airflow is imported: Airflow reads AIRFLOW_HOME once, at import.
     code = (
-        "import sys, airflow_provider_trafficstars.testing.airflow_home\n"
+        "import sys, airflow_provider_trafficstars.testing._airflow_home\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'airflow'], 'airflow was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars import campaigns as c
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
+from airflow_provider_trafficstars.client.campaigns import _parse as c
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
@@ -20,7 +21,6 @@ from airflow_provider_trafficstars.exceptions import (
 )
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 
 
 # -- arguments -------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def test_predicted_outcomes(action: str, status: str | None, expected: str) -> N
 
 def test_the_rule_agrees_with_the_emulator_for_every_status() -> None:
     """The emulator is written apart from the rule: for each status and state, the two must say the same."""
-    from airflow_provider_trafficstars.testing.emulator_campaigns import STATUSES, CampaignStore
+    from airflow_provider_trafficstars.testing._campaigns import STATUSES, CampaignStore
 
     assert set(STATUSES) == set(c.CAMPAIGN_STATUSES)
     for state in c.CAMPAIGN_STATES:

@@ -10,7 +10,9 @@ import pytest
 import requests
 import requests_mock as rm
 
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.auth._token import JUST_OBTAINED
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
@@ -18,8 +20,6 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsTransportError,
 )
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import JUST_OBTAINED
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 from tests.fakes import Clock, Waits
 
 BASE = "https://api.example.test"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_trafficstars.coverage import Coverage, RunTimes, decide, next_cursor, own_days
+from airflow_provider_trafficstars.client.reports._coverage import Coverage, RunTimes, decide, next_cursor, own_days
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsCoverageError
 
 UTC = ZoneInfo("UTC")

@@ -33,8 +33,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_trafficstars.coverage import Coverage, RunTimes, decide, last_complete_day, own_days
-from airflow_provider_trafficstars.cursor import ExportCursor
+from airflow_provider_trafficstars.client.cache._cursor import ExportCursor
+from airflow_provider_trafficstars.client.reports._coverage import (
+    Coverage,
+    RunTimes,
+    decide,
+    last_complete_day,
+    own_days,
+)
 from airflow_provider_trafficstars.exceptions import TrafficStarsCoverageError
 from tests.schedules import Run, timetable_runs, timetables
 from tests.unit.test_cursor import DictStore

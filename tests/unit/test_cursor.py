@@ -17,9 +17,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_trafficstars import cursor as cursor_module
-from airflow_provider_trafficstars.coverage import Coverage
-from airflow_provider_trafficstars.cursor import CursorRecord, ExportCursor, cursor_key
+from airflow_provider_trafficstars.client.cache import _cursor as cursor_module
+from airflow_provider_trafficstars.client.cache._cursor import CursorRecord, ExportCursor, cursor_key
+from airflow_provider_trafficstars.client.reports._coverage import Coverage
 
 D = date.fromisoformat
 KEY = "trafficstars_report_cursor_test"

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from airflow_provider_trafficstars.testing import TrafficStarsEmulator
-from airflow_provider_trafficstars.testing.emulator_reports import CONTROLS, REPORT_PATHS
+from airflow_provider_trafficstars.testing._reports import CONTROLS, REPORT_PATHS
 from tests.unit.test_emulator import bearer, get_token
 
 ADV = "/v1.1/advertiser/custom/report/by-"

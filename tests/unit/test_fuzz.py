@@ -23,16 +23,18 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from airflow_provider_trafficstars import _http, redaction, urls
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.auth._token import MAX_LIFETIME, AccessToken, fingerprint
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
+from airflow_provider_trafficstars.client.http import _answers as _http
+from airflow_provider_trafficstars.client.http import _redaction as redaction
+from airflow_provider_trafficstars.client.http import _urls as urls
+from airflow_provider_trafficstars.client.http._waits import RETRY_AFTER_MAX, Backoff
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
     TrafficStarsConfigError,
 )
-from airflow_provider_trafficstars.token import MAX_LIFETIME, AccessToken, fingerprint
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
-from airflow_provider_trafficstars.waits import RETRY_AFTER_MAX, Backoff
 from tests.fakes import T0, Clock, Waits
 
 BASE = "https://api.example.test"

@@ -41,9 +41,10 @@ def test_an_unknown_name_is_an_attribute_error_and_submodules_still_import() -> 
         assert "TrafficStarsNoSuchThing" in str(error)
     else:
         raise AssertionError("an unknown name must raise AttributeError")
-    from airflow_provider_trafficstars import _compat, connection_fields  # submodules, not exports
+    from airflow_provider_trafficstars.hooks import _airflow as _compat
+    from airflow_provider_trafficstars.hooks import _connection as connection_fields  # submodules, not exports
 
-    assert _compat.__name__.endswith("._compat") and connection_fields.CONN_TYPE == "trafficstars"
+    assert _compat.__name__.endswith("._airflow") and connection_fields.CONN_TYPE == "trafficstars"
 
 
 _FRESH_PROCESS = """
@@ -69,8 +70,9 @@ def test_airflow_start_up_imports_only_the_registration_and_names_resolve_in_a_f
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["at_start_up"] == [
         "airflow_provider_trafficstars",
-        "airflow_provider_trafficstars.connection_fields",
         "airflow_provider_trafficstars.get_provider_info",
+        "airflow_provider_trafficstars.hooks",
+        "airflow_provider_trafficstars.hooks._connection",
     ]
     assert found["heavy"] == []
     assert found["hook"] == "airflow_provider_trafficstars.hooks.trafficstars"

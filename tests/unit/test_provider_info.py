@@ -16,14 +16,14 @@ from typing import Any
 import pytest
 
 from airflow_provider_trafficstars import __version__
-from airflow_provider_trafficstars.connection_fields import (
+from airflow_provider_trafficstars.get_provider_info import get_provider_info
+from airflow_provider_trafficstars.hooks._connection import (
     CONN_TYPE,
     EXTRA_FIELDS,
     HIDDEN_FIELDS,
     PLACEHOLDERS,
     RELABELING,
 )
-from airflow_provider_trafficstars.get_provider_info import get_provider_info
 from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_2, requires_airflow_2
 
 DIST = "airflow-provider-trafficstars"
@@ -233,8 +233,8 @@ def test_rate_limit_and_report_timezone_are_form_fields() -> None:
 def test_connection_config_reads_the_report_extras(extra: dict[str, Any], rate: int, zone: str) -> None:
     from airflow.models.connection import Connection
 
-    from airflow_provider_trafficstars._compat import is_masked_key
-    from airflow_provider_trafficstars.connection_fields import connection_config
+    from airflow_provider_trafficstars.hooks._airflow import is_masked_key
+    from airflow_provider_trafficstars.hooks._connection import connection_config
 
     conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
     config, _ = connection_config(conn, "ts", is_masked_key=is_masked_key)
@@ -245,9 +245,9 @@ def test_connection_config_reads_the_report_extras(extra: dict[str, Any], rate: 
 def test_bad_report_extras_are_config_errors_before_any_call(extra: dict[str, Any]) -> None:
     from airflow.models.connection import Connection
 
-    from airflow_provider_trafficstars._compat import is_masked_key
-    from airflow_provider_trafficstars.connection_fields import connection_config
     from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+    from airflow_provider_trafficstars.hooks._airflow import is_masked_key
+    from airflow_provider_trafficstars.hooks._connection import connection_config
 
     conn = Connection(conn_id="ts", conn_type=CONN_TYPE, password="k", extra=extra)
     with pytest.raises(TrafficStarsConfigError, match=next(iter(extra))):

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars import rate_limit
-from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
+from airflow_provider_trafficstars.client.auth._token import fingerprint
+from airflow_provider_trafficstars.client.cache import _rate_limit as rate_limit
+from airflow_provider_trafficstars.client.cache._rate_limit import DEFAULT_MARGIN, RateLimiter
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
-from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, RateLimiter
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import fingerprint
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 from tests.fakes import FakeTime
 
 REPORT = "/v1.1/advertiser/custom/report/by-day"

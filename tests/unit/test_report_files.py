@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_trafficstars import report_files, reports
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.client.reports import _files as report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 SPEC = reports.report_spec("advertiser/by-campaign")

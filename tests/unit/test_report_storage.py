@@ -12,7 +12,7 @@ from fsspec.implementations.dirfs import DirFileSystem
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from airflow_provider_trafficstars import report_storage
+from airflow_provider_trafficstars.client.reports import _storage as report_storage
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDestinationError
 
 

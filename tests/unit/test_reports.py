@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars import reports
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 UTC = ZoneInfo("UTC")

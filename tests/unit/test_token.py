@@ -7,14 +7,14 @@ import json
 import pendulum
 import pytest
 
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
-from airflow_provider_trafficstars.token import (
+from airflow_provider_trafficstars.client.auth._token import (
     DEFAULT_LIFETIME_WHEN_MISSING,
     JUST_OBTAINED,
     MAX_LIFETIME,
     AccessToken,
     fingerprint,
 )
+from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 
 T0 = pendulum.datetime(2026, 11, 27, 10, 0, 0, tz="UTC")
 FP = fingerprint("https://api.trafficstars.com", "key-1")

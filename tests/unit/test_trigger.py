@@ -11,13 +11,13 @@ import pendulum
 import pytest
 import requests
 
-from airflow_provider_trafficstars import _compat
+from airflow_provider_trafficstars.client._checks import SUMMARY_KEYS
+from airflow_provider_trafficstars.client.auth._token import AccessToken, fingerprint
+from airflow_provider_trafficstars.client.http._waits import POLL_BACKOFF
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
-from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
+from airflow_provider_trafficstars.hooks import _airflow as _compat
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
-from airflow_provider_trafficstars.waits import POLL_BACKOFF
 from tests.conftest import assert_no_secret, conn_json
 from tests.fakes import TOKEN_VAR, DictStore, new_api_key, obtained_earlier
 

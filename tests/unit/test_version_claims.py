@@ -115,7 +115,7 @@ def test_a_3_0_release_before_3_0_6_is_refused_with_the_reason(monkeypatch: pyte
     """pip keeps them out; an install that bypassed it gets a clear error instead of an obscure one."""
     import airflow
 
-    from airflow_provider_trafficstars import _compat
+    from airflow_provider_trafficstars.hooks import _airflow as _compat
 
     assert Version(version) not in airflow_specifier()
     monkeypatch.setattr(airflow, "__version__", version)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_trafficstars.config import ClientConfig
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsTransportError
-from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, PERIOD
-from airflow_provider_trafficstars.waits import (
+from airflow_provider_trafficstars.client._config import ClientConfig
+from airflow_provider_trafficstars.client.cache._rate_limit import DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.client.http._waits import (
     MIN_POLL_INTERVAL,
     RATE_WINDOW,
     RETRY_AFTER_MAX,
     Backoff,
     next_poll_delay,
 )
+from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsTransportError
 
 
 def no_jitter(upper: float) -> float:

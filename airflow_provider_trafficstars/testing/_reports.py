@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from airflow_provider_trafficstars.testing.emulator_state import ApiError
+from airflow_provider_trafficstars.testing._state import ApiError
 
 ADVERTISER = ("day", "campaign", "country", "creative", "spot")
 PUBLISHER = ("day", "spot", "country")

@@ -19,9 +19,10 @@ from socketserver import TCPServer
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from airflow_provider_trafficstars.testing import emulator_control, emulator_reports
-from airflow_provider_trafficstars.testing.emulator_campaigns import CAMPAIGN_ROUTES, route_for, seed_campaign
-from airflow_provider_trafficstars.testing.emulator_state import (
+from airflow_provider_trafficstars.testing import _control as emulator_control
+from airflow_provider_trafficstars.testing import _reports as emulator_reports
+from airflow_provider_trafficstars.testing._campaigns import CAMPAIGN_ROUTES, route_for, seed_campaign
+from airflow_provider_trafficstars.testing._state import (
     CONTROL_PREFIX,
     ApiError,
     EmulatorState,

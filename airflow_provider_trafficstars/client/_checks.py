@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from pendulum import DateTime
 
-from airflow_provider_trafficstars._http import INFO_PATH, finite_number
+from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
+from airflow_provider_trafficstars.client.http._answers import INFO_PATH, finite_number
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
-from airflow_provider_trafficstars.token import AccessToken, utcnow
 
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook

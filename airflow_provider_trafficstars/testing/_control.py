@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars.testing import emulator_reports
-from airflow_provider_trafficstars.testing.emulator_state import REDIRECT_LOCATION, ApiError
+from airflow_provider_trafficstars.testing import _reports as emulator_reports
+from airflow_provider_trafficstars.testing._state import REDIRECT_LOCATION, ApiError
 
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator

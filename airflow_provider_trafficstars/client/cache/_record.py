@@ -1,7 +1,7 @@
 """Where the token record lives between tasks: the TokenCache protocol and its two implementations.
 
 ``VariableTokenCache`` keeps the record in an Airflow Variable (shared by every task and worker), and the
-renewal lease of :mod:`~airflow_provider_trafficstars.lease` next to it, through a small ``VariableStore``
+renewal lease of :mod:`~airflow_provider_trafficstars.client.cache._lease` next to it, through a small ``VariableStore``
 given to it by the hook, so this module imports nothing from Airflow. ``MemoryTokenCache`` keeps it in a
 dict of the caller's (tests, and a connection test that must not touch shared state).
 """

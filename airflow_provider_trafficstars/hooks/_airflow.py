@@ -16,7 +16,7 @@ from airflow.providers.common.compat.sdk import AirflowNotFoundException, BaseHo
 from packaging.version import Version
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.token_cache import VariableStore
+    from airflow_provider_trafficstars.client.cache._record import VariableStore
 
 _base_version = Version(Version(AIRFLOW_VERSION).base_version)
 AIRFLOW_V_3 = _base_version >= Version("3.0")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from airflow_provider_trafficstars.lease import LeaseTimings
-from airflow_provider_trafficstars.rate_limit import DEFAULT_CALLS
-from airflow_provider_trafficstars.token import fingerprint
-from airflow_provider_trafficstars.waits import RATE_WINDOW, Backoff
+from airflow_provider_trafficstars.client.auth._token import fingerprint
+from airflow_provider_trafficstars.client.cache._lease import LeaseTimings
+from airflow_provider_trafficstars.client.cache._rate_limit import DEFAULT_CALLS
+from airflow_provider_trafficstars.client.http._waits import RATE_WINDOW, Backoff
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class ClientConfig:
     :param backoff_max: longest single backoff wait in seconds.
     :param backoff_budget: most seconds one call may take, all attempts and waits together.
     :param rate_window: seconds after which the server's full rate-limit window has surely rolled over: the
-        retries after a 429 without ``Retry-After`` reach past it (see :mod:`~airflow_provider_trafficstars.waits`).
+        retries after a 429 without ``Retry-After`` reach past it (see :mod:`~.http._waits`).
     :param single_flight: renew a stale token in one process while the others wait for it.
     :param lease: the delays of that lease.
     :param rate_limit: calls per 60 s this process may send to the account (0: no limit).

@@ -1,12 +1,12 @@
 """The TrafficStars client and its token policy: the ONE place a token is obtained. No Airflow imports.
 
 Policy: a token in memory if it is usable, else the shared record's, else a renewal under the process
-lock and the cross-process lease (:mod:`~airflow_provider_trafficstars.lease`), stored for every task.
+lock and the cross-process lease (:mod:`~airflow_provider_trafficstars.client.cache._lease`), stored for every task.
 A call answered 401 takes another token once (one another task stored, else a new one) and is sent once
 more, unless it was just obtained and is still the shared one: then the API refuses the call, and a new
 token cannot help (:meth:`TrafficStarsClient._token_after_401`). The hook, the operators, every sensor poke
 and every trigger poll go through here; how calls are
-sent (retries, deadline, redirects) is :mod:`~airflow_provider_trafficstars.transport`'s business.
+sent (retries, deadline, redirects) is :mod:`~airflow_provider_trafficstars.client.http._transport`'s business.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from typing import Any
 import requests
 from pendulum import DateTime
 
-from airflow_provider_trafficstars._http import IDEMPOTENT_METHODS, error_code, parse_session_info
-from airflow_provider_trafficstars.config import ClientConfig
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
-from airflow_provider_trafficstars.lease import SingleFlight, process_lock
-from airflow_provider_trafficstars.rate_limit import shared_limiter  # [i11 rate limit]
-from airflow_provider_trafficstars.token import AccessToken, utcnow
-from airflow_provider_trafficstars.token_cache import TokenCache
-from airflow_provider_trafficstars.transport import Transport
-from airflow_provider_trafficstars.urls import (
+from airflow_provider_trafficstars.client._config import ClientConfig
+from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
+from airflow_provider_trafficstars.client.cache._lease import SingleFlight, process_lock
+from airflow_provider_trafficstars.client.cache._rate_limit import shared_limiter  # [i11 rate limit]
+from airflow_provider_trafficstars.client.cache._record import TokenCache
+from airflow_provider_trafficstars.client.http._answers import IDEMPOTENT_METHODS, error_code, parse_session_info
+from airflow_provider_trafficstars.client.http._transport import Transport
+from airflow_provider_trafficstars.client.http._urls import (
     INFO_PATH,
     LOGOUT_PATH,
     TOKEN_PATH,
@@ -36,6 +35,7 @@ from airflow_provider_trafficstars.urls import (
     join_endpoint,
     refuse_auth_path,
 )
+from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class TrafficStarsClient:
         """Return the token to send a call answered 401 once more with, or raise: THE rule of a 401.
 
         A refusal, when the shared record still holds the rejected token and it was obtained less than
-        :data:`~airflow_provider_trafficstars.token.JUST_OBTAINED` s ago (by any process): a new token would be
+        :data:`~.auth._token.JUST_OBTAINED` s ago (by any process): a new token would be
         refused too, so none is requested. Otherwise it expired or was revoked (or a logout cleared the record):
         :meth:`token` takes the one another task stored, else renews once.
 

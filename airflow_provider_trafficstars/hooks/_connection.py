@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.config import ClientConfig
+    from airflow_provider_trafficstars.client._config import ClientConfig
 
 # Airflow imports get_provider_info (and so this module) while it is still initialising its own
 # configuration: nothing here may import Airflow, or a module that does, at import time.
@@ -176,10 +176,10 @@ def connection_config(
     :raises TrafficStarsAuthError: (reason ``"missing_api_key"``) when the connection has no API key.
     :raises TrafficStarsConfigError: a malformed host or extra, or a cache Variable Airflow would show.
     """
-    from airflow_provider_trafficstars.config import ClientConfig
+    from airflow_provider_trafficstars.client._config import ClientConfig
+    from airflow_provider_trafficstars.client.http._urls import normalize_base_url
+    from airflow_provider_trafficstars.client.reports._catalogue import report_timezone
     from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
-    from airflow_provider_trafficstars.reports import report_timezone
-    from airflow_provider_trafficstars.urls import normalize_base_url
 
     api_key = (conn.password or "").strip()
     if not api_key:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from airflow_provider_trafficstars.testing.emulator_state import ApiError
+from airflow_provider_trafficstars.testing._state import ApiError
 
 CAMPAIGNS_PATH = "/v1.1/campaigns"
 BALANCE_PATH = "/v2/userinfo/balance"

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_trafficstars.connection_fields import DEFAULT_BASE_URL
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+from airflow_provider_trafficstars.hooks._connection import DEFAULT_BASE_URL
 
 TOKEN_PATH = "/v1/auth/token"
 INFO_PATH = "/v1/auth/info"

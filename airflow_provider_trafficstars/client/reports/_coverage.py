@@ -1,7 +1,7 @@
 """Which days a report run covers: THE rule, decided in :func:`decide` and nowhere else. No Airflow imports.
 
 A report *export* (one account's report, written to one destination) keeps a cursor: the last day it
-wrote, with every day before it written too since its first run (:mod:`~airflow_provider_trafficstars.cursor`).
+wrote, with every day before it written too since its first run (:mod:`~.client.cache._cursor`).
 A run covers, in the connection's ``report_timezone``:
 
 1. with ``date_from``/``date_to``: exactly that range (a re-export; it never moves the cursor back);
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from airflow_provider_trafficstars.client.reports._catalogue import day_range, parse_day
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsCoverageError
-from airflow_provider_trafficstars.reports import day_range, parse_day
 
 DEFAULT_MAX_CATCHUP_DAYS = 31
 

@@ -8,7 +8,7 @@ exchange included, goes through :meth:`Transport.send`, so these rules hold ever
   :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsRedirectError`;
 - connection failures are retried always (nothing was sent), 429 always, 5xx and read timeouts only for
   idempotent calls; a TLS handshake failure never (it is configuration). How long each retry waits is
-  :class:`~airflow_provider_trafficstars.waits.Backoff`'s decision (Retry-After exactly; past the server's
+  :class:`~airflow_provider_trafficstars.client.http._waits.Backoff`'s decision (Retry-After exactly; past the server's
   window after a 429 without it), and no retry starts whose wait would end past ``backoff_budget``.
 """
 
@@ -25,15 +25,15 @@ import tenacity
 import urllib3
 from pendulum import DateTime
 
-from airflow_provider_trafficstars._http import parse_retry_after
+from airflow_provider_trafficstars.client.auth._token import utcnow
+from airflow_provider_trafficstars.client.http._answers import parse_retry_after
+from airflow_provider_trafficstars.client.http._redaction import body_excerpt
+from airflow_provider_trafficstars.client.http._waits import Backoff
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsRedirectError,
     TrafficStarsTransportError,
 )
-from airflow_provider_trafficstars.redaction import body_excerpt
-from airflow_provider_trafficstars.token import utcnow
-from airflow_provider_trafficstars.waits import Backoff
 
 log = logging.getLogger(__name__)
 

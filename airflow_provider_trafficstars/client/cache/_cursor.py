@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from airflow_provider_trafficstars.coverage import Coverage, next_cursor
-from airflow_provider_trafficstars.token_cache import VariableStore
+from airflow_provider_trafficstars.client.cache._record import VariableStore
+from airflow_provider_trafficstars.client.reports._coverage import Coverage, next_cursor
 
 log = logging.getLogger(__name__)
 

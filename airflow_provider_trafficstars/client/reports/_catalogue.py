@@ -5,7 +5,7 @@ No Airflow imports: the hook, the transfer operator and the tests share these de
 - :data:`REPORTS` maps each report name (``"advertiser/by-campaign"``, ...) to its endpoint, filter and fields.
 - :func:`report_query` checks a report call's arguments before anything is sent.
 - :func:`report_timezone` reads the zone in which report days start (which days a run covers is
-  :mod:`~airflow_provider_trafficstars.coverage`'s decision).
+  :mod:`~airflow_provider_trafficstars.client.reports._coverage`'s decision).
 - :func:`table` turns an answer into rows of a fixed column order, typed, in a fixed row order.
 """
 
@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airflow_provider_trafficstars._http import DECIMAL, whole_number
+from airflow_provider_trafficstars.client.http._answers import DECIMAL, whole_number
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 #: Metrics of every report, in their fixed column order, with their types.

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars._http import finite_number
+from airflow_provider_trafficstars.client.http._answers import finite_number
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,

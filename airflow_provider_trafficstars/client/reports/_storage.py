@@ -30,8 +30,8 @@ from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_trafficstars.client.reports._files import object_url
 from airflow_provider_trafficstars.exceptions import TrafficStarsDestinationError
-from airflow_provider_trafficstars.report_files import object_url
 
 RENAME, PUT = "rename", "put"
 _LOCAL = "fsspec.implementations.local.LocalFileSystem"
