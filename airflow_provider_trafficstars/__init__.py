@@ -20,7 +20,7 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsLogoutOperator": "airflow_provider_trafficstars.operators.trafficstars",
     "TrafficStarsRefreshTokenOperator": "airflow_provider_trafficstars.operators.trafficstars",
     "TrafficStarsSessionInfoOperator": "airflow_provider_trafficstars.operators.trafficstars",
-    "TrafficStarsResponseCheckError": "airflow_provider_trafficstars.operators.trafficstars",
+    "TrafficStarsResponseCheckError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsCampaignStateOperator": "airflow_provider_trafficstars.operators.campaigns",
     "TrafficStarsCampaignUpdateOperator": "airflow_provider_trafficstars.operators.campaigns",
     "TrafficStarsSessionSensor": "airflow_provider_trafficstars.sensors.trafficstars",
@@ -39,11 +39,11 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsTransportError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsPartialFailureError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsGuardError": "airflow_provider_trafficstars.exceptions",
-    "AccessToken": "airflow_provider_trafficstars.client.auth._token",
+    "AccessToken": "airflow_provider_trafficstars.client",
 }
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.client.auth._token import AccessToken
+    from airflow_provider_trafficstars.client import AccessToken
     from airflow_provider_trafficstars.exceptions import (
         TrafficStarsApiError,
         TrafficStarsAuthError,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         TrafficStarsGuardError,
         TrafficStarsPartialFailureError,
         TrafficStarsRedirectError,
+        TrafficStarsResponseCheckError,
         TrafficStarsTransportError,
     )
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
         TrafficStarsApiOperator,
         TrafficStarsLogoutOperator,
         TrafficStarsRefreshTokenOperator,
-        TrafficStarsResponseCheckError,
         TrafficStarsSessionInfoOperator,
     )
     from airflow_provider_trafficstars.sensors.balance import TrafficStarsBalanceSensor

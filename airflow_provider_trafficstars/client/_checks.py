@@ -1,24 +1,42 @@
-"""The session check of the session sensor, its trigger and the session-info operator, and its XCom.
+"""The checks that sensors and triggers share, and how either reads a failure of one.
 
-One function, :func:`check_session`, decides whether TrafficStars accepts the credentials for ``min_ttl``
-more seconds; a poke, a deferred poll and the operator all call it, so they return the very same XCom.
+A :class:`Check` (:data:`SESSION`, :data:`BALANCE`) is what a poke, a deferred poll and the session-info
+operator run, so they return the very same XCom; :func:`classify` is the one reading of a failure ("not
+yet", "lasting", "error"), and :func:`to_event` / :func:`from_event` carry a failure from the triggerer to
+the task with its type and attributes. Sensors and triggers both import this module, never each other.
 No Airflow imports.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pendulum import DateTime
 
+from airflow_provider_trafficstars.client import errors
 from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
+from airflow_provider_trafficstars.client.errors import (
+    TrafficStarsApiError,
+    TrafficStarsAuthError,
+    TrafficStarsConfigError,
+    TrafficStarsError,
+    is_transient,
+)
 from airflow_provider_trafficstars.client.http._answers import INFO_PATH, finite_number
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
 
-if TYPE_CHECKING:
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+
+class Source(Protocol):
+    """What a check calls: the hook, or a client."""
+
+    def get_token(self, *, min_ttl: float = 0.0, force_refresh: bool = False) -> AccessToken: ...
+
+    def get_session_info(self) -> dict[str, Any]: ...
+
+    def get_balance(self) -> float: ...
+
 
 #: The keys of the XCom of the session-info operator and the session sensor (no secret among them).
 SUMMARY_KEYS = ("expires_in", "expires_at", "token_type")
@@ -79,7 +97,7 @@ def require_ttl(token: AccessToken, min_ttl: float, *, now: DateTime | None = No
         )
 
 
-def check_session(hook: TrafficStarsHook, min_ttl: float = 0.0) -> dict[str, Any]:
+def check_session(hook: Source, min_ttl: float = 0.0) -> dict[str, Any]:
     """Return the session summary once TrafficStars accepts the shared token for ``min_ttl`` more seconds.
 
     Takes the token through the hook's one token policy (renewed first when it has less than ``min_ttl``
@@ -87,7 +105,7 @@ def check_session(hook: TrafficStarsHook, min_ttl: float = 0.0) -> dict[str, Any
     once and asks again.
 
     :raises TrafficStarsConfigError: when ``min_ttl`` can never be met (tokens are shorter-lived).
-    :raises TrafficStarsError: any failure of the calls (see :func:`~.exceptions.is_transient`).
+    :raises TrafficStarsError: any failure of the calls (see :func:`classify`).
     """
     if min_ttl > 0:
         require_ttl(hook.get_token(min_ttl=min_ttl), min_ttl)
@@ -103,3 +121,60 @@ def check_session(hook: TrafficStarsHook, min_ttl: float = 0.0) -> dict[str, Any
             f"{'a new' if renewed else 'this'} session only {summary['expires_in']} s."
         )
     return summary
+
+
+def check_balance(hook: Source, min_balance: float) -> dict[str, float] | None:
+    """Return ``{"balance", "min_balance"}`` when the account balance is at least ``min_balance``, else None."""
+    balance = hook.get_balance()
+    return {"balance": balance, "min_balance": min_balance} if balance >= min_balance else None
+
+
+@dataclass(frozen=True)
+class Check:
+    """A condition a sensor waits for: ``run(source, **kwargs)`` returns its JSON-safe result, or None."""
+
+    #: What it waits for, for log lines ("TrafficStars: acceptance of the credentials holds.").
+    waiting_for: str
+    run: Callable[..., Any]
+
+
+SESSION = Check("acceptance of the credentials", check_session)
+BALANCE = Check("a balance of at least min_balance", check_balance)
+
+
+def classify(exc: BaseException) -> str:
+    """Return how a waiting task reads a failure of a check: the one rule of sensors and triggers.
+
+    ``"not_yet"``: it may pass by itself (no answer, 429, 5xx): wait and check again. ``"lasting"``: a
+    rejected key or a bad argument: fail at once, without retries. ``"error"``: any other failure: fail
+    (Airflow's retries apply).
+    """
+    if is_transient(exc):
+        return "not_yet"
+    if isinstance(exc, (TrafficStarsAuthError, TrafficStarsConfigError)):
+        return "lasting"
+    return "error"
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def to_event(exc: TrafficStarsError) -> dict[str, Any]:
+    """Return a failure as a JSON-safe dict: its class name, message and scalar attributes (no secret:
+    our messages and attributes hold none)."""
+    attributes = {name: value for name, value in vars(exc).items() if isinstance(value, _JSON_SCALARS)}
+    return {"type": type(exc).__name__, "message": str(exc), "attributes": attributes}
+
+
+def from_event(event: Mapping[str, Any]) -> TrafficStarsError:
+    """Return the failure :func:`to_event` described, as its own class with its attributes (a TLS error
+    comes back a TLS error); an unknown type is a plain :class:`TrafficStarsError`."""
+    cls = getattr(errors, str(event.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, TrafficStarsError)):
+        cls = TrafficStarsError
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, str(event.get("message") or "the trigger reported a failure"))
+    attributes = event.get("attributes")
+    if isinstance(attributes, Mapping):
+        exc.__dict__.update({str(k): v for k, v in attributes.items() if isinstance(v, _JSON_SCALARS)})
+    return exc

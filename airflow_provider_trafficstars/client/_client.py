@@ -24,6 +24,7 @@ from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
 from airflow_provider_trafficstars.client.cache._lease import SingleFlight, process_lock
 from airflow_provider_trafficstars.client.cache._rate_limit import shared_limiter  # [i11 rate limit]
 from airflow_provider_trafficstars.client.cache._record import TokenCache
+from airflow_provider_trafficstars.client.errors import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.client.http._answers import IDEMPOTENT_METHODS, error_code, parse_session_info
 from airflow_provider_trafficstars.client.http._transport import Transport
 from airflow_provider_trafficstars.client.http._urls import (
@@ -35,7 +36,6 @@ from airflow_provider_trafficstars.client.http._urls import (
     join_endpoint,
     refuse_auth_path,
 )
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 
 log = logging.getLogger(__name__)
 

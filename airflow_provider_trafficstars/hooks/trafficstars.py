@@ -96,6 +96,11 @@ class TrafficStarsHook(BaseHook):
         """
         return _compat.get_connection(conn_id)
 
+    @classmethod
+    def for_polls(cls, conn_id: str) -> TrafficStarsHook:
+        """Return the hook of a sensor's pokes and a trigger's polls: no retries inside one, the next is the retry."""
+        return cls(conn_id, max_retries=0)
+
     def _config(self) -> tuple[ClientConfig, str]:
         conn = self.get_connection(self.trafficstars_conn_id)
         return connection_config(

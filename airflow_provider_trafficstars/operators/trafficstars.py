@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_trafficstars.client._checks import check_seconds, require_ttl, session_summary
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsApiError,
+    TrafficStarsConfigError,
+    TrafficStarsResponseCheckError,
+)
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
 if TYPE_CHECKING:
@@ -22,10 +26,6 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 DEFAULT_CONN_ID = TrafficStarsHook.default_conn_name
-
-
-class TrafficStarsResponseCheckError(TrafficStarsApiError):
-    """The ``response_check`` of a :class:`TrafficStarsApiOperator` returned False."""
 
 
 class _TrafficStarsOperator(BaseOperator):

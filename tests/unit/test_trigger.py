@@ -135,9 +135,10 @@ def test_a_rejected_key_is_an_error_event_without_retries(
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, wrong))
     events, _ = run(TrafficStarsSessionTrigger(poke_interval=0.2, timeout_at=deadline(10)))
     (event,) = events
-    assert (event["status"], event["kind"], event["reason"], event["status_code"]) == (
+    error = event["error"]
+    assert (event["status"], error["type"], error["attributes"]["reason"], error["attributes"]["status_code"]) == (
         "error",
-        "auth",
+        "TrafficStarsAuthError",
         "invalid_grant",
         401,
     )
@@ -151,7 +152,7 @@ def test_a_connection_without_key_is_an_error_event(
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, None))
     events, _ = run(TrafficStarsSessionTrigger(timeout_at=deadline(10)))
-    assert (events[0]["status"], events[0]["reason"]) == ("error", "missing_api_key")
+    assert (events[0]["status"], events[0]["error"]["attributes"]["reason"]) == ("error", "missing_api_key")
     assert emulator.count() == 0
 
 
@@ -161,7 +162,7 @@ def test_min_ttl_beyond_the_token_lifetime_is_an_error_event(
     with TrafficStarsEmulator(api_keys=[api_key], token_lifetime=600) as emu:
         monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
         events, _ = run(TrafficStarsSessionTrigger(min_ttl=3600, poke_interval=0.2, timeout_at=deadline(10)))
-        assert (events[0]["status"], events[0]["kind"]) == ("error", "config")
+        assert (events[0]["status"], events[0]["error"]["type"]) == ("error", "TrafficStarsConfigError")
         assert emu.token_requests == 1
 
 
@@ -195,15 +196,20 @@ def test_an_unreachable_api_is_transient(
 def test_an_undefined_connection_is_an_error_event(store: DictStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_NOWHERE", raising=False)
     events, _ = run(TrafficStarsSessionTrigger("nowhere", timeout_at=deadline(10)))
-    assert (events[0]["status"], events[0]["kind"]) == ("error", "config")
-    assert "nowhere" in events[0]["message"]
+    assert (events[0]["status"], events[0]["error"]["type"]) == ("error", "TrafficStarsConfigError")
+    assert "nowhere" in events[0]["error"]["message"]
 
 
 # -- the sensor's side of the event contract ------------------------------------------------------
 def test_execute_complete_turns_events_into_results_or_errors() -> None:
     from airflow.providers.common.compat.sdk import AirflowFailException, AirflowSensorTimeout
 
-    from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
+    from airflow_provider_trafficstars.client._checks import to_event
+    from airflow_provider_trafficstars.exceptions import (
+        TrafficStarsApiError,
+        TrafficStarsAuthError,
+        TrafficStarsTransportError,
+    )
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
 
     sensor = TrafficStarsSessionSensor(task_id="s", deferrable=True)
@@ -211,12 +217,24 @@ def test_execute_complete_turns_events_into_results_or_errors() -> None:
     assert sensor.execute_complete({}, {"status": "success", "result": summary}) == summary
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete({}, {"status": "timeout", "message": "late"})
-    with pytest.raises(AirflowFailException):
-        sensor.execute_complete({}, {"status": "error", "kind": "auth", "message": "rejected"})
+    rejected = TrafficStarsAuthError("rejected", reason="invalid_grant", status_code=401)
+    with pytest.raises(AirflowFailException) as failed:  # lasting: no retries
+        sensor.execute_complete({}, json.loads(json.dumps({"status": "error", "error": to_event(rejected)})))
+    assert isinstance(failed.value.__cause__, TrafficStarsAuthError)
+    assert failed.value.__cause__.reason == "invalid_grant"
+    gone = TrafficStarsApiError("gone", status_code=404, method="POST", endpoint=INFO)
     with pytest.raises(TrafficStarsApiError) as info:
-        event = {"status": "error", "kind": "api", "status_code": 404, "method": "POST", "endpoint": INFO}
-        sensor.execute_complete({}, {**event, "message": "gone"})
-    assert (info.value.status_code, info.value.endpoint) == (404, INFO)
+        sensor.execute_complete({}, json.loads(json.dumps({"status": "error", "error": to_event(gone)})))
+    assert (type(info.value), info.value.status_code, info.value.endpoint, str(info.value)) == (
+        TrafficStarsApiError,
+        404,
+        INFO,
+        "gone",
+    )
+    tls = TrafficStarsTransportError("handshake failed", kind="tls", method="POST", endpoint=INFO)
+    with pytest.raises(TrafficStarsTransportError) as info_tls:  # comes back with its kind, not a plain API error
+        sensor.execute_complete({}, json.loads(json.dumps({"status": "error", "error": to_event(tls)})))
+    assert (info_tls.value.kind, info_tls.value.method) == ("tls", "POST")
     with pytest.raises(AirflowFailException):
         sensor.execute_complete({}, {"status": "success"})  # a malformed event is not a success
 

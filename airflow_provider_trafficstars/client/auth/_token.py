@@ -15,7 +15,7 @@ from typing import Any
 import pendulum
 from pendulum import DateTime
 
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
+from airflow_provider_trafficstars.client.errors import TrafficStarsAuthError
 
 #: Lifetime assumed when a token answer carries no ``expires_in`` (RFC 6749 makes it optional).
 #: Short on purpose: an unknown lifetime must never become an endless cache.

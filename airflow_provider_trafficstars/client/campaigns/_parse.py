@@ -9,17 +9,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_trafficstars.client.http._answers import finite_number
-from airflow_provider_trafficstars.exceptions import (
+from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
     TrafficStarsGuardError,
 )
-
-if TYPE_CHECKING:
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.client.http._answers import finite_number
 
 CAMPAIGNS_PATH = "/v1.1/campaigns"
 BALANCE_PATH = "/v2/userinfo/balance"
@@ -306,13 +303,6 @@ def plan_update(
         "changed": [field for field, value in wanted.items() if before[field] != value],
         "uncertain": [],
     }
-
-
-# -- checks of the balance sensor and trigger ------------------------------------------------------
-def check_balance(hook: TrafficStarsHook, min_balance: float) -> dict[str, float] | None:
-    """Return ``{"balance", "min_balance"}`` when the account balance is at least ``min_balance``, else None."""
-    balance = hook.get_balance()
-    return {"balance": balance, "min_balance": min_balance} if balance >= min_balance else None
 
 
 # -- cost per lead (the example guard DAG) ---------------------------------------------------------

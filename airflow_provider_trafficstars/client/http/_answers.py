@@ -11,9 +11,9 @@ from typing import Any
 
 from pendulum import DateTime
 
+from airflow_provider_trafficstars.client.errors import TrafficStarsApiError
 from airflow_provider_trafficstars.client.http._redaction import SECRET_FIELDS
 from airflow_provider_trafficstars.client.http._urls import INFO_PATH
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError
 
 #: Methods that are safe to send twice (RFC 9110 9.2.2); others are retried after 5xx / read timeouts only
 #: when the caller says the call is idempotent (``idempotent=True``, e.g. a PATCH that sets fields).

@@ -5,7 +5,7 @@ exchange included, goes through :meth:`Transport.send`, so these rules hold ever
 
 - ``timeout`` bounds a whole attempt (connect and every read), not each read;
 - a redirect is never followed (it would carry the API key or the token elsewhere): a 3xx is a
-  :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsRedirectError`;
+  :class:`~airflow_provider_trafficstars.client.errors.TrafficStarsRedirectError`;
 - connection failures are retried always (nothing was sent), 429 always, 5xx and read timeouts only for
   idempotent calls; a TLS handshake failure never (it is configuration). How long each retry waits is
   :class:`~airflow_provider_trafficstars.client.http._waits.Backoff`'s decision (Retry-After exactly; past the server's
@@ -26,14 +26,14 @@ import urllib3
 from pendulum import DateTime
 
 from airflow_provider_trafficstars.client.auth._token import utcnow
-from airflow_provider_trafficstars.client.http._answers import parse_retry_after
-from airflow_provider_trafficstars.client.http._redaction import body_excerpt
-from airflow_provider_trafficstars.client.http._waits import Backoff
-from airflow_provider_trafficstars.exceptions import (
+from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
     TrafficStarsRedirectError,
     TrafficStarsTransportError,
 )
+from airflow_provider_trafficstars.client.http._answers import parse_retry_after
+from airflow_provider_trafficstars.client.http._redaction import body_excerpt
+from airflow_provider_trafficstars.client.http._waits import Backoff
 
 log = logging.getLogger(__name__)
 

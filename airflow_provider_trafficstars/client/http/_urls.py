@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
+from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks._connection import DEFAULT_BASE_URL
 
 TOKEN_PATH = "/v1/auth/token"

@@ -20,8 +20,8 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError, TrafficStarsDataError
 from airflow_provider_trafficstars.client.http._answers import DECIMAL, whole_number
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 #: Metrics of every report, in their fixed column order, with their types.
 METRICS: dict[str, type] = {

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError, TrafficStarsCoverageError
 from airflow_provider_trafficstars.client.reports._catalogue import day_range, parse_day
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsCoverageError
 
 DEFAULT_MAX_CATCHUP_DAYS = 31
 

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError, TrafficStarsDataError
 from airflow_provider_trafficstars.client.reports._catalogue import FIELD_TYPES, ReportSpec
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 FORMATS = ("csv", "jsonl", "parquet")
 PLACEHOLDERS = ("report", "day", "ext")

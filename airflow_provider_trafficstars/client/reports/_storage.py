@@ -30,8 +30,8 @@ from datetime import date
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from airflow_provider_trafficstars.client.errors import TrafficStarsDestinationError
 from airflow_provider_trafficstars.client.reports._files import object_url
-from airflow_provider_trafficstars.exceptions import TrafficStarsDestinationError
 
 RENAME, PUT = "rename", "put"
 _LOCAL = "fsspec.implementations.local.LocalFileSystem"
