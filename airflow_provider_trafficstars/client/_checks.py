@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pendulum import DateTime
 
 from airflow_provider_trafficstars.client import errors
+from airflow_provider_trafficstars.client._values import finite_number
 from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
 from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
@@ -25,7 +26,7 @@ from airflow_provider_trafficstars.client.errors import (
     TrafficStarsError,
     is_transient,
 )
-from airflow_provider_trafficstars.client.http._answers import INFO_PATH, finite_number
+from airflow_provider_trafficstars.client.http._answers import INFO_PATH
 
 
 class Source(Protocol):

@@ -228,7 +228,12 @@ def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
             raise bad("must be a string")
         return value.strip()
     if f.type == "boolean":
-        return _coerce_bool(value, bad)
+        from airflow_provider_trafficstars.client._values import parse_flag
+
+        try:
+            return parse_flag(value)  # the UI stores a JSON boolean; a URI or hand-written extra may hold text
+        except ValueError as exc:
+            raise bad(str(exc)) from None
     if isinstance(value, bool):
         raise bad("must be a number, not true/false")
     try:
@@ -240,14 +245,3 @@ def _coerce(f: ExtraField, value: Any, conn_id: str) -> Any:
     if (f.minimum is not None and number < f.minimum) or (f.maximum is not None and number > f.maximum):
         raise bad(f"must be between {f.minimum:g} and {f.maximum:g}")
     return int(number) if f.type == "integer" else number
-
-
-def _coerce_bool(value: Any, bad: Callable[[str], Exception]) -> bool:
-    # The UI stores a real JSON boolean; a URI or a hand-written extra may hold text or 0/1.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off", "1", "0"):
-        return value.strip().lower() in ("true", "yes", "on", "1")
-    raise bad("must be true or false")

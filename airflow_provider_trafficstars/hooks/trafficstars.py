@@ -13,6 +13,7 @@ from airflow_provider_trafficstars.client.auth._token import AccessToken
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache, VariableTokenCache
 from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
@@ -236,7 +237,7 @@ class TrafficStarsHook(BaseHook):
         spec = reports.report_spec(report)
         query = reports.report_query(spec, date_from, date_to, filters)
         payload = self.request_json("GET", spec.path, params=query)
-        return reports.answer_rows(spec, payload, date_from=query["date_from"], date_to=query["date_to"])
+        return schema.answer_rows(spec, payload, date_from=query["date_from"], date_to=query["date_to"])
 
     def get_campaigns(self, *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Return the campaigns of the account (``GET /v1.1/campaigns``).
@@ -247,7 +248,7 @@ class TrafficStarsHook(BaseHook):
         """
         spec = reports.CAMPAIGNS_SPEC
         query = reports.filter_values(spec, None if status is None else {"status": status})
-        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
+        return schema.answer_rows(spec, self.request_json("GET", spec.path, params=query))
 
     # -- campaigns and balance (checks and parsing in campaigns.py) ---------------------------------
     def get_campaign(self, campaign_id: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from airflow_provider_trafficstars.client.cache._cursor import CursorRecord, Exp
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.client.reports import _coverage as coverage
 from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.client.reports import _storage as report_storage
 from airflow_provider_trafficstars.hooks._airflow import get_variable_store
 from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
@@ -169,13 +170,13 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         elif spec.per_day:
             for first, last in reports.chunks(days):
                 rows = hook.get_report(spec.name, date_from=first, date_to=last, filters=filters)
-                yield from reports.split_by_day(spec, rows, first, last).items()
+                yield from schema.split_by_day(spec, rows, first, last).items()
         else:
             for day in days:
                 yield day, hook.get_report(spec.name, date_from=day, date_to=day, filters=filters)
 
     def _write(self, template: str, fmt: str, day: date, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        columns, values = reports.table(self.spec, day, rows)
+        columns, values = schema.table(self.spec, day, rows)
         url = report_files.object_url(template, self.spec.name, day, fmt)
         report_storage.write_object(self._storage_path(url), report_files.encode(fmt, self.spec, columns, values))
         self.log.info("Wrote %d row(s) of %s for %s to %s.", len(values), self.spec.name, day, url)

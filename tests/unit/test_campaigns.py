@@ -14,6 +14,7 @@ import pytest
 
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
 from airflow_provider_trafficstars.client.campaigns import _parse as c
+from airflow_provider_trafficstars.client.campaigns import _rules as rules
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
@@ -73,9 +74,9 @@ def test_amounts_flags_and_max_change() -> None:
             c.parse_amount(bad, "price")
     assert c.parse_max_change(None) is None and c.parse_max_change("None") is None and c.parse_max_change("") is None
     assert c.parse_max_change("0.5") == 0.5
-    assert [c.parse_flag(v, "dry_run") for v in (True, "True", "false", "1", "no")] == [True, True, False, True, False]
+    assert [c.check_flag(v, "dry_run") for v in (True, "True", "false", "1", "no")] == [True, True, False, True, False]
     with pytest.raises(TrafficStarsConfigError):
-        c.parse_flag("maybe", "dry_run")
+        c.check_flag("maybe", "dry_run")
     assert list(c.batches([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
 
 
@@ -164,7 +165,7 @@ def test_campaign_answers() -> None:
     ],
 )
 def test_predicted_outcomes(action: str, status: str | None, expected: str) -> None:
-    assert c.predict_outcome(action, status) == expected
+    assert rules.predict_outcome(action, status) == expected
 
 
 def test_the_rule_agrees_with_the_emulator_for_every_status() -> None:
@@ -177,7 +178,7 @@ def test_the_rule_agrees_with_the_emulator_for_every_status() -> None:
         for cid, status in enumerate(STATUSES, start=1):
             store.set_campaign(cid, status=status)
         predicted = {
-            cid: c.predict_outcome(state, status)
+            cid: rules.predict_outcome(state, status)
             for cid, status in enumerate(STATUSES, start=1)
             if status != c.STATE_STATUS[state]
         }
@@ -186,12 +187,12 @@ def test_the_rule_agrees_with_the_emulator_for_every_status() -> None:
         assert answer["success"] == [cid for cid, outcome in predicted.items() if outcome == "changed"], state
         assert answer["failed"] == [cid for cid, outcome in predicted.items() if outcome == "failed"] + [404], state
         assert set(predicted.values()) == {"changed", "failed"}  # not vacuous: both kinds were sent
-    assert c.predict_outcome("run", None) == "failed"  # the 404 above: unknown to both
+    assert rules.predict_outcome("run", None) == "failed"  # the 404 above: unknown to both
 
 
 def test_predict_outcome_refuses_an_unknown_action() -> None:
     with pytest.raises(TrafficStarsConfigError):
-        c.predict_outcome("delete", "enabled")
+        rules.predict_outcome("delete", "enabled")
 
 
 # -- the max_change guard --------------------------------------------------------------------------
@@ -208,7 +209,7 @@ CAMPAIGN = {"id": 1, "status": "enabled", "price": 0.3, "max_daily": 100}
     ],
 )
 def test_moves_within_max_change_are_planned(wanted: dict[str, float], max_change: float | None) -> None:
-    plan = c.plan_update(1, CAMPAIGN, wanted, max_change)
+    plan = rules.plan_update(1, CAMPAIGN, wanted, max_change)
     assert plan["after"] == wanted
     assert plan["before"] == {field: float(CAMPAIGN[field]) for field in wanted}  # type: ignore[arg-type]
     assert plan["changed"] == [field for field in wanted if wanted[field] != CAMPAIGN[field]]
@@ -228,30 +229,9 @@ def test_moves_beyond_max_change_are_refused(
     campaign: dict[str, Any], wanted: dict[str, float], field: str, before: float | None
 ) -> None:
     with pytest.raises(TrafficStarsGuardError) as caught:
-        c.plan_update(1, campaign, wanted, 0.5)
+        rules.plan_update(1, campaign, wanted, 0.5)
     err = caught.value
     assert (err.campaign_id, err.field, err.before, err.after, err.max_change) == (1, field, before, wanted[field], 0.5)
-
-
-# -- cost per lead ---------------------------------------------------------------------------------
-def test_campaigns_over_cpa() -> None:
-    rows = [
-        {"campaign_id": 1, "amount": 30.0, "leads": 2},  # 15 per lead
-        {"campaign_id": 2, "amount": 30.0, "leads": 3},  # 10: at the limit, not over
-        {"campaign_id": 3, "amount": 10.5, "leads": 0},  # no lead yet, but spent more than one may cost
-        {"campaign_id": 4, "amount": 9.0, "leads": 0},  # no lead yet, a lead now would keep it under
-        {"campaign_id": 5, "amount": 6.0, "leads": 1},
-        {"campaign_id": 5, "amount": 6.0, "leads": 0},  # two rows of one campaign add up: 12 per lead
-        {"id": 6, "cost": "40", "conversions": "2"},
-    ]
-    over = c.campaigns_over_cpa(rows, 10)
-    assert [o["campaign_id"] for o in over] == [1, 3, 5, 6]
-    assert over[0] == {"campaign_id": 1, "cost": 30.0, "leads": 2.0, "cpa": 15.0}
-    assert over[1]["cpa"] is None
-    with pytest.raises(TrafficStarsConfigError):
-        c.campaigns_over_cpa([{"campaign_id": "x", "amount": 1}], 10)
-    with pytest.raises(TrafficStarsConfigError):
-        c.campaigns_over_cpa(rows, 0)
 
 
 # -- the hook: bad input fails before any request --------------------------------------------------

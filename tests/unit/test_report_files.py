@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 SPEC = reports.report_spec("advertiser/by-campaign")
@@ -32,7 +33,7 @@ ROWS = [
 
 
 def table(rows: list[dict[str, Any]] = ROWS) -> tuple[list[str], list[list[Any]]]:
-    return reports.table(SPEC, DAY, rows)
+    return schema.table(SPEC, DAY, rows)
 
 
 # -- arguments --------------------------------------------------------------------------------------------
@@ -170,7 +171,7 @@ def test_decode_reads_back_exactly_what_encode_wrote(names: list[str], fmt: str)
 
 def test_json_lines_never_hold_nan_or_infinity() -> None:
     columns = [*SPEC.fields, "zeta"]
-    row = [DAY.isoformat(), 1, "a", *([None] * 8), float("inf")]  # past reports.table, which names the field
+    row = [DAY.isoformat(), 1, "a", *([None] * 8), float("inf")]  # past schema.table, which names the field
     for fmt in ("jsonl", "csv"):  # CSV writes nested and unknown values as JSON too
         with pytest.raises(TrafficStarsDataError):
             report_files.encode(fmt, SPEC, columns, [row])

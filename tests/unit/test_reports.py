@@ -13,6 +13,7 @@ import pendulum
 import pytest
 
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsDataError
 
 UTC = ZoneInfo("UTC")
@@ -164,8 +165,8 @@ DAY = D("2026-03-09")
 
 def test_columns_known_in_order_then_unknown_sorted() -> None:
     rows = [{"zeta": 1, "clicks": 2, "campaign_id": 1}, {"alpha": "x", "name": "a"}]
-    assert reports.columns(BY_CAMPAIGN, rows) == [*BY_CAMPAIGN.fields, "alpha", "zeta"]
-    assert reports.columns(BY_CAMPAIGN, []) == list(BY_CAMPAIGN.fields)
+    assert schema.columns(BY_CAMPAIGN, rows) == [*BY_CAMPAIGN.fields, "alpha", "zeta"]
+    assert schema.columns(BY_CAMPAIGN, []) == list(BY_CAMPAIGN.fields)
 
 
 def test_table_adds_day_types_metrics_and_sorts_rows() -> None:
@@ -173,7 +174,7 @@ def test_table_adds_day_types_metrics_and_sorts_rows() -> None:
         {"campaign_id": "10", "name": "b", "impressions": "1000", "clicks": 3.0, "amount": "1.5", "ctr": 0, "x": [1]},
         {"campaign_id": 9, "name": "a", "impressions": 5, "clicks": None, "amount": 2, "ecpa": None},
     ]
-    cols, out = reports.table(BY_CAMPAIGN, DAY, rows)
+    cols, out = schema.table(BY_CAMPAIGN, DAY, rows)
     assert cols == [*BY_CAMPAIGN.fields, "x"]
     as_dicts = [dict(zip(cols, values, strict=True)) for values in out]
     assert [r["campaign_id"] for r in as_dicts] == [9, 10]  # numeric order, not text order
@@ -193,7 +194,7 @@ def test_table_adds_day_types_metrics_and_sorts_rows() -> None:
 
 def test_table_is_independent_of_the_answer_order() -> None:
     rows = [{"campaign_id": i, "name": f"n{i % 3}", "clicks": i % 2} for i in range(20)]
-    assert reports.table(BY_CAMPAIGN, DAY, rows) == reports.table(BY_CAMPAIGN, DAY, list(reversed(rows)))
+    assert schema.table(BY_CAMPAIGN, DAY, rows) == schema.table(BY_CAMPAIGN, DAY, list(reversed(rows)))
 
 
 @pytest.mark.parametrize(
@@ -221,7 +222,7 @@ def test_table_is_independent_of_the_answer_order() -> None:
 )
 def test_table_rejects_values_of_the_wrong_type(row: dict[str, Any], field: str) -> None:
     with pytest.raises(TrafficStarsDataError) as info:
-        reports.table(BY_CAMPAIGN, DAY, [row])
+        schema.table(BY_CAMPAIGN, DAY, [row])
     assert (info.value.report, info.value.field, info.value.day) == ("advertiser/by-campaign", field, "2026-03-09")
 
 
@@ -240,7 +241,7 @@ def test_table_rejects_values_of_the_wrong_type(row: dict[str, Any], field: str)
     ],
 )
 def test_whole_numbers_never_pass_through_float(value: Any, number: int) -> None:
-    cols, out = reports.table(BY_CAMPAIGN, DAY, [{"campaign_id": value, "clicks": value}])
+    cols, out = schema.table(BY_CAMPAIGN, DAY, [{"campaign_id": value, "clicks": value}])
     row = dict(zip(cols, out[0], strict=True))
     assert row["campaign_id"] == row["clicks"] == number and type(row["clicks"]) is int
 
@@ -248,21 +249,21 @@ def test_whole_numbers_never_pass_through_float(value: Any, number: int) -> None
 def test_split_by_day_keeps_empty_days() -> None:
     spec = reports.report_spec("advertiser/by-day")
     rows = [{"day": "2026-03-03", "clicks": 1}, {"day": "2026-03-01", "clicks": 2}]
-    grouped = reports.split_by_day(spec, rows, D("2026-03-01"), D("2026-03-03"))
+    grouped = schema.split_by_day(spec, rows, D("2026-03-01"), D("2026-03-03"))
     assert list(grouped) == days("2026-03-01", "2026-03-02", "2026-03-03")
     assert [len(v) for v in grouped.values()] == [1, 0, 1]
     for bad in ({"clicks": 1}, {"day": "2026-03-04"}, {"day": "yesterday"}):
         with pytest.raises(TrafficStarsDataError):
-            reports.split_by_day(spec, [bad], D("2026-03-01"), D("2026-03-03"))
+            schema.split_by_day(spec, [bad], D("2026-03-01"), D("2026-03-03"))
 
 
 def test_answer_rows_accepts_a_list_of_objects_only() -> None:
     spec = reports.report_spec("advertiser/by-day")
-    assert reports.answer_rows(spec, [{"a": 1}]) == [{"a": 1}]
-    assert reports.answer_rows(spec, []) == []  # "no rows that day": the API's own answer
+    assert schema.answer_rows(spec, [{"a": 1}]) == [{"a": 1}]
+    assert schema.answer_rows(spec, []) == []  # "no rows that day": the API's own answer
     for bad in ({"rows": []}, [1, 2], "text", [{"a": 1}, None]):
         with pytest.raises(TrafficStarsDataError):
-            reports.answer_rows(spec, bad)
+            schema.answer_rows(spec, bad)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +276,7 @@ def test_an_answer_with_nothing_in_it_is_refused_naming_the_report_and_the_day(
     """An empty body, a 204 and JSON null all reach here as None: never "no rows"."""
     spec = reports.report_spec("advertiser/by-day")
     with pytest.raises(TrafficStarsDataError) as info:
-        reports.answer_rows(spec, None, date_from=date_from, date_to=date_to)
+        schema.answer_rows(spec, None, date_from=date_from, date_to=date_to)
     assert (info.value.report, info.value.day, info.value.field) == ("advertiser/by-day", day, None)
 
 

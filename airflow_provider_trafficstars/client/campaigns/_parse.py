@@ -7,16 +7,14 @@ campaign id, a state, an amount or an answer is read one way everywhere. No Airf
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_trafficstars.client._values import finite_number, parse_flag
 from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
-    TrafficStarsGuardError,
 )
-from airflow_provider_trafficstars.client.http._answers import finite_number
 
 CAMPAIGNS_PATH = "/v1.1/campaigns"
 BALANCE_PATH = "/v2/userinfo/balance"
@@ -25,10 +23,6 @@ STATE_STATUS = {"run": "enabled", "pause": "paused"}
 CAMPAIGN_STATES = tuple(STATE_STATUS)
 #: The statuses of ``GET /v1.1/campaigns`` (``status[]=`` filters take these).
 CAMPAIGN_STATUSES = ("enabled", "paused", "unapproved", "rejected", "draft", "no_funds_paused")
-#: Statuses a run or a pause switches; TrafficStars refuses the others it knows (``failed`` inside the 200).
-SWITCHABLE_STATUSES = frozenset({"enabled", "paused", "no_funds_paused"})
-#: What :func:`predict_outcome` can say, in the order operators list them.
-OUTCOMES = ("changed", "failed", "unchanged", "uncertain")
 #: Ids per ``PUT /v2/campaigns/run|pause`` call: small enough for one request body and one answer to read,
 #: large enough that a morning "resume everything" of a few hundred campaigns is a handful of calls.
 DEFAULT_BATCH_SIZE = 100
@@ -37,7 +31,6 @@ MAX_BATCH_SIZE = 1000
 UPDATE_FIELDS = ("price", "max_daily")
 #: Where a balance answer keeps the number, in the order they are looked for (see :func:`parse_balance`).
 BALANCE_KEYS = ("balance", "amount", "value")
-_TOLERANCE = 1e-9  # float noise: 0.45 is a 50 % move from 0.3, not 50.0000000000001 %
 
 
 def campaign_path(campaign_id: int) -> str:
@@ -124,13 +117,12 @@ def parse_max_change(value: Any) -> float | None:
     return parse_amount(value, "max_change")
 
 
-def parse_flag(value: Any, name: str) -> bool:
-    """Return a boolean argument; a template renders ``True``/``False`` as text, which is accepted too."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.strip().lower() in ("true", "1", "yes")
-    raise TrafficStarsConfigError(f"{name} must be true or false, got {value!r}.")
+def check_flag(value: Any, name: str) -> bool:
+    """Return a boolean argument (:func:`~.client._values.parse_flag`: a template renders text)."""
+    try:
+        return parse_flag(value)
+    except ValueError:
+        raise TrafficStarsConfigError(f"{name} must be true or false, got {value!r}.") from None
 
 
 def batches(ids: Sequence[int], size: int) -> Iterator[list[int]]:
@@ -215,29 +207,6 @@ def parse_state_result(payload: Any, sent: Sequence[int], state: str) -> dict[st
     }
 
 
-def predict_outcome(action: str, status: str | None) -> str:
-    """Return what TrafficStars will do when asked to ``action`` a campaign whose status is ``status``.
-
-    The one rule of which campaigns TrafficStars refuses: dry runs report it, real runs check the answer
-    against it. ``"unchanged"``: already in that state (nothing to send); ``"failed"``: refused (an unknown
-    id, or for a run or pause a ``rejected``, ``draft`` or ``unapproved`` campaign); ``"changed"``;
-    ``"uncertain"``: a status this rule does not know, so nobody can say before TrafficStars answers.
-
-    :param action: ``"run"``, ``"pause"`` or ``"update"`` (a bid or budget ``PATCH``, which any campaign
-        TrafficStars knows takes; whether it changes a value is the caller's comparison).
-    :param status: the campaign's status, None when TrafficStars does not know the id.
-    """
-    if status is None:
-        return "failed"
-    if status not in CAMPAIGN_STATUSES:
-        return "uncertain"
-    if action == "update":
-        return "changed"
-    if status == STATE_STATUS[check_state(action)]:
-        return "unchanged"
-    return "changed" if status in SWITCHABLE_STATUSES else "failed"
-
-
 def parse_balance(payload: Any) -> float:
     """Return the account balance of a ``GET /v2/userinfo/balance`` answer (already unwrapped).
 
@@ -258,77 +227,3 @@ def parse_balance(payload: Any) -> float:
             break
         payload = payload[key]
     raise _bad_answer(f"no balance (a number, or an object with one of {list(BALANCE_KEYS)})", "GET", BALANCE_PATH)
-
-
-# -- the max_change guard --------------------------------------------------------------------------
-def relative_change(before: float, after: float) -> float:
-    """Return how far ``after`` moves from ``before``, as a fraction of ``before`` (inf from 0)."""
-    if before == after:
-        return 0.0
-    return abs(after - before) / abs(before) if before else math.inf
-
-
-def plan_update(
-    campaign_id: int, campaign: Mapping[str, Any], wanted: Mapping[str, float], max_change: float | None
-) -> dict[str, Any]:
-    """Return ``{"campaign_id", "before", "after", "changed", "uncertain"}`` for setting ``wanted`` on ``campaign``.
-
-    ``before``/``after`` hold the requested fields only; ``changed`` lists those whose value moves;
-    ``uncertain`` is empty (a dry run moves ``changed`` there when :func:`predict_outcome` cannot tell).
-
-    :raises TrafficStarsGuardError: when a field moves by more than ``max_change`` of its current value, or
-        its current value is unknown (no relative move can be checked): nothing is sent.
-    """
-    before = {field: campaign_value(campaign, field) for field in wanted}
-    for field, value in wanted.items():
-        current = before[field]
-        if max_change is None or current == value:
-            continue
-        change = math.inf if current is None else relative_change(current, value)
-        if change > max_change + _TOLERANCE:
-            moved = "an unknown current value" if current is None else f"{current:g} (a {change:.0%} move)"
-            raise TrafficStarsGuardError(
-                f"Refused to set {field} of campaign {campaign_id} to {value:g} from {moved}: max_change allows "
-                f"{max_change:.0%}. Check the value, or raise max_change for this run.",
-                campaign_id=campaign_id,
-                field=field,
-                before=current,
-                after=value,
-                max_change=max_change,
-            )
-    return {
-        "campaign_id": campaign_id,
-        "before": before,
-        "after": dict(wanted),
-        "changed": [field for field, value in wanted.items() if before[field] != value],
-        "uncertain": [],
-    }
-
-
-# -- cost per lead (the example guard DAG) ---------------------------------------------------------
-def _field(row: Mapping[str, Any], names: Iterable[str]) -> float:
-    return next((n for n in (finite_number(row.get(name)) for name in names) if n is not None), 0.0)
-
-
-def campaigns_over_cpa(rows: Iterable[Mapping[str, Any]], max_cpa: float) -> list[dict[str, Any]]:
-    """Return the campaigns whose cost per lead exceeds ``max_cpa``, in campaign id order.
-
-    Rows of one campaign are added up (spend: ``amount``, else ``cost``; leads: ``leads``, else
-    ``conversions``). A campaign with leads is over the limit when spend / leads > ``max_cpa``; one with
-    spend but no lead yet when its spend alone exceeds ``max_cpa`` (even a lead now could not bring its cost
-    per lead under the limit). Each entry: ``{"campaign_id", "cost", "leads", "cpa"}`` (``cpa`` None
-    without leads).
-    """
-    limit = parse_amount(max_cpa, "max_cpa")
-    totals: dict[int, list[float]] = {}
-    for row in rows:
-        cid = row.get("campaign_id", row.get("id"))
-        entry = totals.setdefault(parse_campaign_id(cid, "a report row's campaign_id"), [0.0, 0.0])
-        entry[0] += _field(row, ("amount", "cost"))
-        entry[1] += _field(row, ("leads", "conversions"))
-    over = []
-    for cid, (cost, leads) in sorted(totals.items()):
-        cpa = cost / leads if leads else None
-        if (cpa if cpa is not None else cost) > limit:
-            over.append({"campaign_id": cid, "cost": round(cost, 2), "leads": leads, "cpa": cpa and round(cpa, 2)})
-    return over
