@@ -24,8 +24,17 @@ from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
 from airflow_provider_trafficstars.client.cache._lease import SingleFlight, process_lock
 from airflow_provider_trafficstars.client.cache._rate_limit import shared_limiter  # [i11 rate limit]
 from airflow_provider_trafficstars.client.cache._record import TokenCache
-from airflow_provider_trafficstars.client.errors import TrafficStarsAuthError, TrafficStarsConfigError
-from airflow_provider_trafficstars.client.http._answers import IDEMPOTENT_METHODS, error_code, parse_session_info
+from airflow_provider_trafficstars.client.errors import (
+    TrafficStarsApiError,
+    TrafficStarsAuthError,
+    TrafficStarsConfigError,
+)
+from airflow_provider_trafficstars.client.http._answers import (
+    IDEMPOTENT_METHODS,
+    error_code,
+    json_body,
+    parse_session_info,
+)
 from airflow_provider_trafficstars.client.http._transport import Transport
 from airflow_provider_trafficstars.client.http._urls import (
     INFO_PATH,
@@ -155,12 +164,11 @@ class TrafficStarsClient:
         if not resp.ok:
             raise self._transport.api_error(resp, "POST", TOKEN_PATH)
         try:
-            payload = resp.json()
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0].strip()[:80] or "unknown"
+            payload = json_body(resp, "POST", TOKEN_PATH)
+        except TrafficStarsApiError as exc:
             raise TrafficStarsAuthError(
-                f"The TrafficStars token answer is unusable: it is not JSON (Content-Type {kind}). Nothing "
-                "was cached; check the connection's host points at the TrafficStars API.",
+                f"The TrafficStars token answer is unusable: {exc} Nothing was cached; check the connection's "
+                "host points at the TrafficStars API.",
                 reason="bad_token_response",
                 status_code=resp.status_code,
             ) from None

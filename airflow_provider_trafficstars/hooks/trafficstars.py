@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,10 +11,10 @@ from airflow.providers.common.compat.sdk import BaseHook
 from airflow_provider_trafficstars.client.auth._token import AccessToken
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache, VariableTokenCache
 from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
+from airflow_provider_trafficstars.client.http._answers import json_body
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
     TrafficStarsConfigError,
     TrafficStarsError,
 )
@@ -201,20 +200,7 @@ class TrafficStarsHook(BaseHook):
         :raises TrafficStarsApiError: for a non-2xx answer, or a 2xx answer whose body is not JSON.
         """
         resp = self.request(method, endpoint, params=params, json=json, idempotent=idempotent)
-        if not resp.content:
-            return None
-        try:
-            payload = jsonlib.loads(resp.content)
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
-            path = endpoint.split("?", 1)[0]
-            raise TrafficStarsApiError(
-                f"TrafficStars answered {method.upper()} {path} with a body that is not JSON (Content-Type {kind}).",
-                status_code=resp.status_code,
-                method=method.upper(),
-                endpoint=path,
-            ) from None
-        return unwrap_response(payload)
+        return unwrap_response(json_body(resp, method, endpoint))
 
     def get_report(
         self, report: str, *, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None

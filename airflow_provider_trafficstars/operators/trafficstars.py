@@ -6,7 +6,6 @@ never handles a token, and no token ever reaches an XCom, a rendered template or
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -14,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseOperator
 
 from airflow_provider_trafficstars.client._checks import check_seconds, require_ttl, session_summary
+from airflow_provider_trafficstars.client.http._answers import json_body
+from airflow_provider_trafficstars.client.http._urls import endpoint_path
 from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
     TrafficStarsConfigError,
     TrafficStarsResponseCheckError,
 )
@@ -177,7 +177,7 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
             headers=self.headers,
             idempotent=self.idempotent,
         )
-        path = self.endpoint.split("?", 1)[0]
+        path = endpoint_path(self.endpoint)
         self.log.info(
             "TrafficStars answered HTTP %s to %s %s (%d bytes).", resp.status_code, self.method, path, len(resp.content)
         )
@@ -190,16 +190,4 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
             )
         if self.response_filter is not None:
             return self.response_filter(resp)
-        if not resp.content:
-            return None
-        try:
-            return jsonlib.loads(resp.content)
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
-            raise TrafficStarsApiError(
-                f"TrafficStars answered {self.method} {path} with a body that is not JSON (Content-Type {kind}); "
-                "use response_filter to return something else.",
-                status_code=resp.status_code,
-                method=self.method,
-                endpoint=path,
-            ) from None
+        return json_body(resp, self.method, self.endpoint, hint=" Use response_filter to return something else.")

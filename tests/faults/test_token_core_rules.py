@@ -56,7 +56,23 @@ def test_a_header_that_cannot_be_sent_is_refused_before_any_request(
     assert emulator.count() == 0 and waits == []
 
 
-@pytest.mark.parametrize("endpoint", ["/v1/auth/info", "v1/auth/token", "/V1/AUTH/logout", "/v1/auth/info/"])
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "/v1/auth/info",
+        "v1/auth/token",
+        "/V1/AUTH/logout",
+        "/v1/auth/info/",
+        # what nginx and many servers route to the same endpoint (merged slashes, decoded escapes)
+        "/v1//auth/info",
+        "//v1/auth/info",
+        "/v1/%61uth/info",
+        "/v1/auth%2finfo",
+        "/v1/auth%2Ftoken",
+        "/v1/auth%252finfo",
+        "/%761/auth/logout",
+    ],
+)
 def test_generic_calls_refuse_the_auth_endpoints(
     make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator, endpoint: str
 ) -> None:

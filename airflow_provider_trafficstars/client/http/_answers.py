@@ -7,11 +7,12 @@ import json
 import re
 from typing import Any
 
+import requests
 from pendulum import DateTime
 
 from airflow_provider_trafficstars.client.errors import TrafficStarsApiError
 from airflow_provider_trafficstars.client.http._redaction import SECRET_FIELDS
-from airflow_provider_trafficstars.client.http._urls import INFO_PATH
+from airflow_provider_trafficstars.client.http._urls import INFO_PATH, endpoint_path
 
 #: Methods that are safe to send twice (RFC 9110 9.2.2); others are retried after 5xx / read timeouts only
 #: when the caller says the call is idempotent (``idempotent=True``, e.g. a PATCH that sets fields).
@@ -65,3 +66,24 @@ def parse_session_info(body: bytes, status_code: int) -> tuple[dict[str, Any], l
             endpoint=INFO_PATH,
         )
     return info, [info[name] for name in SECRET_FIELDS if isinstance(info.get(name), str)]
+
+
+def json_body(resp: requests.Response, method: str, endpoint: str, *, hint: str = "") -> Any:
+    """Return the parsed JSON of an answer (None for an empty body): the one reading for every caller.
+
+    :param hint: what to do, appended to the error message.
+    :raises TrafficStarsApiError: when the body is not JSON (its Content-Type named, never the body).
+    """
+    if not resp.content:
+        return None
+    try:
+        return json.loads(resp.content)
+    except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
+        kind = resp.headers.get("Content-Type", "unknown").split(";")[0].strip()[:80] or "unknown"
+        path = endpoint_path(endpoint)
+        raise TrafficStarsApiError(
+            f"TrafficStars answered {method.upper()} {path} with a body that is not JSON (Content-Type {kind}).{hint}",
+            status_code=resp.status_code,
+            method=method.upper(),
+            endpoint=path,
+        ) from None

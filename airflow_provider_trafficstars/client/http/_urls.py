@@ -87,8 +87,7 @@ def join_endpoint(base_url: str, endpoint: str) -> tuple[str, str]:
     :raises TrafficStarsConfigError: for a URL on another host, or a path with a ``.``/``..`` segment (a
         gateway would normalise ``/v1.1/../admin`` to ``/admin`` and receive the token there).
     """
-    endpoint = endpoint.strip()
-    location, sep, query = endpoint.partition("?")
+    location, sep, query = endpoint.strip().partition("?")
     if "://" in location:
         if not (location + "/").startswith(base_url + "/"):
             raise TrafficStarsConfigError(
@@ -108,12 +107,29 @@ def join_endpoint(base_url: str, endpoint: str) -> tuple[str, str]:
     return base_url + path + sep + query, path
 
 
+def endpoint_path(endpoint: str) -> str:
+    """Return the part of an endpoint that decides where a call goes (before ``?``), for messages."""
+    return endpoint.strip().partition("?")[0]
+
+
+def routed_path(path: str) -> str:
+    """Return ``path`` as a server or gateway may route it: percent-escapes decoded (until none is left)
+    and runs of slashes merged, as nginx does by default; lower-cased, since some servers ignore case."""
+    for _ in range(5):  # %252f -> %2f -> /: stop once stable
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    return re.sub(r"/{2,}", "/", path).lower()
+
+
 def refuse_auth_path(path: str) -> None:
-    """Raise when a generic call targets ``/v1/auth/*``: its answers hold secrets (tokens) an XCom would keep.
+    """Raise when a generic call targets ``/v1/auth/*``, as a server would route it (:func:`routed_path`):
+    its answers hold secrets (tokens) an XCom would keep.
 
     :raises TrafficStarsConfigError: naming the dedicated methods.
     """
-    if (path.rstrip("/") + "/").lower().startswith(AUTH_PREFIX):
+    if (routed_path(path).rstrip("/") + "/").startswith(AUTH_PREFIX):
         raise TrafficStarsConfigError(
             f"{path} is an auth endpoint, whose answers hold tokens: use the dedicated methods instead "
             "(TrafficStarsHook.get_token / get_session_info / logout, or TrafficStarsRefreshTokenOperator, "
