@@ -131,7 +131,7 @@ def example_trafficstars_campaign_guard() -> None:
     def todays_report(**context: Any) -> dict[str, Any]:
         """Return ``{"day", "rows"}``: today's spend and leads of each campaign."""
         hook = TrafficStarsHook()
-        day = run_day(context, hook.client.config.report_timezone)
+        day = run_day(context, hook.get_conn().config.report_timezone)
         rows = hook.get_report(REPORT, date_from=day, date_to=day)
         keep = ("campaign_id", "amount", "leads")
         return {"day": day, "rows": [{k: row.get(k) for k in keep} for row in rows]}

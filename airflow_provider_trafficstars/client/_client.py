@@ -165,13 +165,16 @@ class TrafficStarsClient:
             raise self._transport.api_error(resp, "POST", TOKEN_PATH)
         try:
             payload = json_body(resp, "POST", TOKEN_PATH)
+            problem = None if payload is not None else "its body is empty, not JSON."
         except TrafficStarsApiError as exc:
+            problem = str(exc)
+        if problem is not None:
             raise TrafficStarsAuthError(
-                f"The TrafficStars token answer is unusable: {exc} Nothing was cached; check the connection's "
+                f"The TrafficStars token answer is unusable: {problem} Nothing was cached; check the connection's "
                 "host points at the TrafficStars API.",
                 reason="bad_token_response",
                 status_code=resp.status_code,
-            ) from None
+            )
         token = AccessToken.from_token_response(payload, now=self._clock(), fingerprint=self.config.fingerprint)
         id_token = payload.get("id_token") if isinstance(payload, dict) else None
         self._id_token = id_token if isinstance(id_token, str) else None  # masked by _store, in the caller's thread

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -122,8 +123,7 @@ class TrafficStarsHook(BaseHook):
         return TrafficStarsClient(config, cache, **kwargs)
 
     @cached_property
-    def client(self) -> TrafficStarsClient:
-        """Return the client of this hook (built on first use; one HTTP session per hook)."""
+    def _client(self) -> TrafficStarsClient:
         return self._make_client()
 
     def close(self) -> None:
@@ -133,16 +133,19 @@ class TrafficStarsHook(BaseHook):
             client.close()
 
     def get_conn(self) -> TrafficStarsClient:
-        """Return the :class:`TrafficStarsClient` of this hook."""
-        return self.client
+        """Return the :class:`~airflow_provider_trafficstars.client.TrafficStarsClient` of this hook (built on
+        first use; one HTTP session per hook)."""
+        return self._client
 
     # -- public API -------------------------------------------------------------------------------
     def get_access_token(self, *, force_refresh: bool = False) -> str:
-        """Return a valid access token, from memory, the shared Variable, or a new exchange.
-
-        :param force_refresh: exchange the API key for a new token even if the cached one is fresh.
-        """
-        return self.client.token(force_refresh=force_refresh).access_token
+        """Deprecated: use ``get_token(...).access_token``, the one way to the token."""
+        warnings.warn(
+            "TrafficStarsHook.get_access_token() is deprecated; use get_token().access_token.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.get_token(force_refresh=force_refresh).access_token
 
     def get_token(self, *, min_ttl: float = 0.0, force_refresh: bool = False) -> AccessToken:
         """Return the shared token, renewed if it has less than ``min_ttl`` seconds left.
@@ -150,18 +153,18 @@ class TrafficStarsHook(BaseHook):
         :param min_ttl: seconds the token must stay valid for.
         :param force_refresh: renew regardless.
         """
-        return self.client.token(force_refresh=force_refresh, min_ttl=min_ttl)
+        return self._client.token(force_refresh=force_refresh, min_ttl=min_ttl)
 
     def get_session_info(self) -> dict[str, Any]:
         """Return the session info (``POST /v1/auth/info``). It holds secrets: never log or return it raw."""
-        return self.client.session_info()
+        return self._client.session_info()
 
     def logout(self) -> bool:
         """End the session of the cached token if it is still valid, and remove the cached token.
 
         :return: True when a logout call was sent (False: no valid token was cached).
         """
-        return self.client.logout()
+        return self._client.logout()
 
     def request(
         self,
@@ -182,7 +185,7 @@ class TrafficStarsHook(BaseHook):
             read timeouts; None decides by method (GET, HEAD, OPTIONS, PUT and DELETE are).
         :raises TrafficStarsApiError: for a non-2xx answer, with ``status_code``, ``method``, ``endpoint``.
         """
-        return self.client.request(
+        return self._client.request(
             method, endpoint, params=params, json=json, data=data, headers=headers, idempotent=idempotent
         )
 

@@ -17,13 +17,13 @@ from airflow_provider_trafficstars.exceptions import (
     TrafficStarsConfigError,
     TrafficStarsPartialFailureError,
 )
-from airflow_provider_trafficstars.operators.trafficstars import DEFAULT_CONN_ID, _TrafficStarsOperator
+from airflow_provider_trafficstars.operators._base import DEFAULT_CONN_ID, TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
+class TrafficStarsCampaignStateOperator(TrafficStarsBaseOperator):
     """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...], "uncertain": [...]}``.
 
     The campaigns are read first (``GET /v1.1/campaigns``, and ``GET /v1.1/campaigns/{id}`` for an id that
@@ -136,7 +136,7 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
         return found
 
 
-class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
+class TrafficStarsCampaignUpdateOperator(TrafficStarsBaseOperator):
     """Set a campaign's bid (``price``) and/or daily budget (``max_daily``); return the before/after values.
 
     The campaign is read first; with ``max_change`` a value that would move by more than that fraction of

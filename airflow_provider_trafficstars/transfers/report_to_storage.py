@@ -16,14 +16,14 @@ from airflow_provider_trafficstars.client.reports import _files as report_files
 from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.client.reports import _storage as report_storage
 from airflow_provider_trafficstars.hooks._airflow import get_variable_store
-from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
+from airflow_provider_trafficstars.operators._base import TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 
-class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
+class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
     """Export a TrafficStars report to object storage: one complete object per day, the same bytes on a rerun.
 
     **Which days a run covers** (decided once, in :func:`~.client.reports._coverage.decide`),
@@ -115,7 +115,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         template = report_files.check_destination(self.destination)
         report_storage.prepare(template, self._storage_path)  # an unusable destination fails before any call
         filters = reports.filter_values(self.spec, self.filters)
-        zone = reports.report_timezone(self.hook.client.config.report_timezone, self.trafficstars_conn_id)
+        zone = reports.report_timezone(self.hook.get_conn().config.report_timezone, self.trafficstars_conn_id)
         now = datetime.now(timezone.utc)
         cursor = None if self.spec.is_campaigns else self._cursor(template, fmt, filters)
         record = cursor.load() if cursor else CursorRecord()
@@ -153,7 +153,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
 
     def _cursor(self, template: str, fmt: str, filters: Mapping[str, Any]) -> ExportCursor:
         """Return the shared cursor of this export (this account's report, filters, format, destination)."""
-        config = self.hook.client.config
+        config = self.hook.get_conn().config
         export = {"report": self.spec.name, "destination": template, "format": fmt, "filters": dict(filters)}
         key = cursor_key(
             account=config.fingerprint, report=self.spec.name, destination=template, fmt=fmt, filters=filters
@@ -165,7 +165,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         spec, hook = self.spec, self.hook
         if spec.is_campaigns:
             rows = hook.get_campaigns(status=filters.get("status"))
-            zone = reports.report_timezone(hook.client.config.report_timezone, self.trafficstars_conn_id)
+            zone = reports.report_timezone(hook.get_conn().config.report_timezone, self.trafficstars_conn_id)
             yield reports.snapshot_day(datetime.now(timezone.utc), zone), rows
         elif spec.per_day:
             for first, last in reports.chunks(days):
@@ -201,7 +201,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        host = urlsplit(self.hook.client.config.base_url).netloc
+        host = urlsplit(self.hook.get_conn().config.base_url).netloc
         outputs = []
         for written in self._written:
             path = self._storage_path(written["url"])

@@ -27,7 +27,7 @@ def hook(
     airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], waits: Waits
 ) -> TrafficStarsHook:
     h = make_hook(max_retries=2)
-    h.get_access_token()
+    h.get_token()
     waits.clear()
     return h
 
@@ -36,7 +36,7 @@ def hook(
 def test_401_takes_the_token_another_task_stored_without_a_token_request(
     hook: TrafficStarsHook, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
 ) -> None:
-    old = hook.get_access_token()
+    old = hook.get_token().access_token
     age_token_variable()  # the shared token is an hour old when it is revoked
     emulator.revoke_all()
     other = make_hook(max_retries=2)  # another task: its call gets 401 and renews into the Variable
@@ -46,7 +46,7 @@ def test_401_takes_the_token_another_task_stored_without_a_token_request(
     # Our hook still holds the revoked token in memory: 401, re-read the Variable, retry with its token.
     assert hook.request("GET", CAMPAIGNS).status_code == 200
     assert emulator.token_requests == 2
-    assert hook.get_access_token() == new
+    assert hook.get_token().access_token == new
 
 
 def test_401_on_a_revoked_old_token_renews_once_and_succeeds(
@@ -57,7 +57,7 @@ def test_401_on_a_revoked_old_token_renews_once_and_succeeds(
     emulator: TrafficStarsEmulator,
 ) -> None:
     hook = make_hook(max_retries=2)
-    hook.get_access_token()
+    hook.get_token()
     age_token_variable()
     emulator.revoke_all()
     writes = counted_store.count("set", TOKEN_VAR)
@@ -79,7 +79,11 @@ def test_second_401_is_an_auth_error_after_exactly_one_refresh(
     assert emulator.token_requests == 2  # the first one, and one refresh
     assert emulator.count("GET", CAMPAIGNS) == 2  # the call, and one retry
     # No backoff either (the waits of the shared renewal lease are no retries, so count the retry log).
-    assert not [r for r in caplog.records if r.name.endswith(".client") and r.levelno >= logging.WARNING]
+    assert not [
+        r
+        for r in caplog.records
+        if r.name.startswith("airflow_provider_trafficstars.client") and r.levelno >= logging.WARNING
+    ]
     # Nothing is left broken: the renewed token is cached and the next call just works.
     assert json.loads(variable(TOKEN_VAR) or "{}")["access_token"] == emulator.issued_tokens[-1]
     assert hook.request("GET", CAMPAIGNS).status_code == 200
@@ -174,7 +178,7 @@ def test_logout_that_fails_still_clears_the_cache(
 def test_error_excerpt_drops_an_echoed_access_token(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str
 ) -> None:
-    token = hook.get_access_token()
+    token = hook.get_token().access_token
     emulator.echo_secrets_in_errors()
     with pytest.raises(TrafficStarsApiError) as info:
         hook.request("GET", "/v1.1/no-such-resource")
@@ -194,7 +198,7 @@ def test_error_excerpt_drops_an_echoed_api_key(
     emulator.echo_secrets_in_errors()
     emulator.fail_next(100, 500, path=TOKEN_PATH)  # the token endpoint fails and echoes the form body's key
     with pytest.raises(TrafficStarsApiError) as info:
-        make_hook(max_retries=1).get_access_token()
+        make_hook(max_retries=1).get_token()
     err = info.value
     assert err.status_code == 500 and "presented credential" in err.body_excerpt
     for text in (err.body_excerpt, str(err), repr(err)):
@@ -207,6 +211,11 @@ def test_rejected_key_echoed_back_is_not_in_the_auth_error(
     emulator.echo_secrets_in_errors()
     wrong = "tsk-wrong-key-0123456789abcdef"
     with pytest.raises(TrafficStarsAuthError) as info:
-        make_hook(key=wrong).get_access_token()
+        make_hook(key=wrong).get_token()
     assert info.value.reason == "invalid_grant"
     assert wrong not in str(info.value) and wrong not in repr(info.value)
+
+
+def test_get_access_token_is_a_deprecated_spelling_of_get_token(hook: TrafficStarsHook) -> None:
+    with pytest.warns(DeprecationWarning, match="get_token"):
+        assert hook.get_access_token() == hook.get_token().access_token

@@ -91,7 +91,7 @@ def test_a_usable_cached_record_is_used_without_a_token_request(
     api_key: str,
 ) -> None:
     # The counterpart of the table above: the same helper's valid record is a hit (so the misses are real).
-    token = make_hook().get_access_token()
+    token = make_hook().get_token().access_token
     set_variable(TOKEN_VAR, record(emulator.url, api_key, age=100).replace("tok-cached-0123456789", token))
     assert make_hook().request("GET", CAMPAIGNS).status_code == 200
     assert emulator.token_requests == 1
@@ -186,7 +186,7 @@ def test_32_threads_sharing_a_hook_on_a_cold_cache_make_one_token_request(
         try:
             barrier.wait()
             assert hook.request("GET", CAMPAIGNS).status_code == 200
-            seen.append(hook.get_access_token())
+            seen.append(hook.get_token().access_token)
         except BaseException as exc:  # surfaced below: a thread's failure must fail the test
             errors.append(exc)
 

@@ -61,7 +61,7 @@ def test_malformed_host_is_a_config_error_naming_the_connection(
 ) -> None:
     hook = make_hook(url=host)
     with pytest.raises(TrafficStarsConfigError) as info:
-        hook.get_access_token()
+        hook.get_token()
     assert "'trafficstars_default'" in str(info.value)
     assert "secret" not in str(info.value)
     assert emulator.count() == 0

@@ -34,7 +34,7 @@ def test_a_redirect_of_the_token_call_is_a_typed_error_and_nothing_is_cached(
     emulator.redirect_next(1, path=TOKEN_PATH, status=307, location="http://elsewhere.example/v1/auth/token")
     hook = make_hook()
     with pytest.raises(TrafficStarsRedirectError) as info:
-        hook.get_access_token()
+        hook.get_token()
     err = info.value
     assert (err.status_code, err.location_host, err.endpoint, err.attempts) == (307, "elsewhere.example", TOKEN_PATH, 1)
     assert variable(TOKEN_VAR) is None
@@ -109,7 +109,7 @@ def test_an_extra_that_is_not_a_json_object_is_a_config_error_naming_the_connect
     conn.extra = extra
     monkeypatch.setattr(TrafficStarsHook, "get_connection", classmethod(lambda cls, conn_id: conn))
     with pytest.raises(TrafficStarsConfigError) as info:
-        TrafficStarsHook().get_access_token()
+        TrafficStarsHook().get_token()
     assert CONN_ID in str(info.value)
     assert emulator.count() == 0
 
@@ -119,7 +119,7 @@ def test_a_malformed_scheme_is_a_config_error_before_any_call(
     make_hook: Callable[..., TrafficStarsHook], host: str, waits: Waits
 ) -> None:
     with pytest.raises(TrafficStarsConfigError):
-        make_hook(url=host).get_access_token()
+        make_hook(url=host).get_token()
     assert waits == []
 
 
@@ -127,7 +127,7 @@ def test_a_cache_variable_airflow_would_show_is_refused(
     make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
 ) -> None:
     with pytest.raises(TrafficStarsConfigError) as info:
-        make_hook(cache_variable="ts_cache").get_access_token()
+        make_hook(cache_variable="ts_cache").get_token()
     assert "ts_cache" in str(info.value) and "mask" in str(info.value)
     assert emulator.count() == 0
 
@@ -137,7 +137,7 @@ def test_the_old_token_variable_extra_is_still_read_with_a_deprecation_warning(
 ) -> None:
     hook = make_hook(token_variable="trafficstars_access_token_legacy")
     with pytest.warns(DeprecationWarning, match="cache_variable"):
-        hook.get_access_token()
+        hook.get_token()
     assert variable("trafficstars_access_token_legacy") is not None
     assert variable(TOKEN_VAR) is None
 
@@ -146,7 +146,7 @@ def test_https_to_a_plain_http_server_names_tls_and_is_not_retried(
     make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator, waits: Waits
 ) -> None:
     with pytest.raises(TrafficStarsTransportError) as info:
-        make_hook(url=emulator.url.replace("http://", "https://"), single_flight=False).get_access_token()
+        make_hook(url=emulator.url.replace("http://", "https://"), single_flight=False).get_token()
     assert (info.value.kind, info.value.attempts) == ("tls", 1)
     assert "http://" in str(info.value) and waits == []
 
@@ -174,9 +174,9 @@ def test_logout_after_another_task_renewed_ends_the_shared_session(
     api_key: str,
 ) -> None:
     task_a = make_hook()
-    task_a.get_access_token()  # A holds the first token in memory
+    task_a.get_token()  # A holds the first token in memory
     task_b = TrafficStarsHook()
-    task_b.get_access_token(force_refresh=True)  # B renews: the Variable holds the second token
+    task_b.get_token(force_refresh=True)  # B renews: the Variable holds the second token
     first, second = emulator.issued_tokens
     assert json.loads(variable(TOKEN_VAR) or "{}")["access_token"] == second
     assert task_a.logout() is True
@@ -192,17 +192,17 @@ def test_logout_leaves_a_token_stored_after_it_alone(
     airflow_db: Path, clean_variables: None, make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator
 ) -> None:
     hook = make_hook()
-    hook.get_access_token()
+    hook.get_token()
     newer = TrafficStarsHook()
-    original_send = hook.client._transport.send
+    original_send = hook.get_conn()._transport.send
 
     def send_then_another_task_renews(*args: object, **kwargs: object) -> object:
         response = original_send(*args, **kwargs)  # type: ignore[arg-type]
         if "/v1/auth/logout" in str(args[1]):
-            newer.get_access_token(force_refresh=True)
+            newer.get_token(force_refresh=True)
         return response
 
-    hook.client._transport.send = send_then_another_task_renews  # type: ignore[method-assign]
+    hook.get_conn()._transport.send = send_then_another_task_renews  # type: ignore[method-assign]
     hook.logout()
     stored = json.loads(variable(TOKEN_VAR) or "{}")["access_token"]
     assert stored == emulator.issued_tokens[-1]
@@ -219,7 +219,7 @@ def test_timeout_bounds_the_whole_attempt_against_a_trickling_server(
 ) -> None:
     hook = make_hook(timeout=2, max_retries=0, single_flight=False)
     if path == CAMPAIGNS:
-        hook.get_access_token()  # the token answer comes at full speed; only the API call trickles
+        hook.get_token()  # the token answer comes at full speed; only the API call trickles
     emulator.trickle(0.5, path=path)  # each body is hundreds of bytes: minutes if each read had 2 s
     started = time.monotonic()
     with pytest.raises(TrafficStarsTransportError) as info:

@@ -54,7 +54,7 @@ def test_rejected_key_is_one_request_and_leaves_the_cache_alone(
     reason: str,
 ) -> None:
     # A valid record of the good key is cached; then the connection gets a key the API rejects.
-    make_hook().get_access_token()
+    make_hook().get_token()
     before = variable(TOKEN_VAR)
     assert before is not None
     requests_before = emulator.token_requests
@@ -161,9 +161,9 @@ def test_missing_expires_in_means_a_short_safe_lifetime_of_300_seconds(
     assert (expires - obtained).total_seconds() == 300
     # Renewed at expires_at - min(refresh_margin 300, lifetime/2 = 150): reused for 150 s, not forever.
     clock.now = clock.now.add(seconds=149)
-    assert hook.get_access_token() == "tok-no-expiry-0123"
+    assert hook.get_token().access_token == "tok-no-expiry-0123"
     assert emulator.token_requests == 1
     emulator.set_token_response(None)
     clock.now = clock.now.add(seconds=1)
-    assert hook.get_access_token() != "tok-no-expiry-0123"
+    assert hook.get_token().access_token != "tok-no-expiry-0123"
     assert emulator.token_requests == 2

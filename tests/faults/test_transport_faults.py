@@ -34,7 +34,7 @@ SLACK = 10.0
 
 def warm(hook: TrafficStarsHook, waits: Waits) -> None:
     """Obtain the token first, so the waits recorded afterwards are the retries of the call under test."""
-    hook.get_access_token()
+    hook.get_token()
     waits.clear()
 
 
@@ -101,7 +101,7 @@ def test_missing_or_garbage_retry_after_backs_off_past_the_window(
     assert hook.request("GET", CAMPAIGNS).status_code == 200
     assert len(waits) == 1
     # max_retries=2: the two waits of a 429 without Retry-After together reach past the 62 s window.
-    step = hook.client.config.backoff.rate_limited_step()
+    step = hook.get_conn().config.backoff.rate_limited_step()
     low, high = (0.0, 0.0) if retry_after == "-5" else (step, step + DEFAULTS.backoff_base)  # a past time: at once
     assert low <= waits[0] <= high
     assert retry_after == "-5" or 3 * step >= DEFAULTS.rate_window
@@ -253,7 +253,7 @@ def test_read_timeout_on_get_is_retried_and_recovers(
         emulator.set_latency(0, path=CAMPAIGNS)
 
     hook = make_hook(max_retries=2, timeout=1, sleep=sleep)
-    hook.get_access_token()
+    hook.get_token()
     waited.clear()
     emulator.set_latency(NO_ANSWER, path=CAMPAIGNS)
     assert hook.request("GET", CAMPAIGNS).status_code == 200
@@ -313,10 +313,10 @@ def test_connect_timeout_is_retried_and_bounded(
 ) -> None:
     cache = MemoryTokenCache("ct", store={})
     hook = make_hook(url=blackhole, max_retries=1, timeout=1, hook_kwargs={"token_cache": cache})
-    hook.client  # noqa: B018  (look the connection up before the clock starts: Airflow 3.0's first lookup takes ~1 s)
+    hook.get_conn()
     started = time.monotonic()
     with pytest.raises(TrafficStarsTransportError) as info:
-        hook.get_access_token()
+        hook.get_token()
     elapsed = time.monotonic() - started
     err = info.value
     assert (err.kind, err.method, err.endpoint, err.attempts) == ("connect", "POST", TOKEN_PATH, 2)
@@ -335,7 +335,7 @@ def test_server_down_for_the_whole_run_fails_in_bounded_time(
     waits: Waits,
 ) -> None:
     hook = make_hook(max_retries=1, timeout=1)
-    config = hook.client.config
+    config = hook.get_conn().config
     emulator.stop()  # connection refused from now on
     started = time.monotonic()
     with pytest.raises(TrafficStarsTransportError) as info:

@@ -45,10 +45,10 @@ def test_two_task_runs_share_one_token_through_the_variable(
 def test_plain_python_shell_uses_the_metadata_db_variable(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator
 ) -> None:
-    token = TrafficStarsHook().get_access_token()
+    token = TrafficStarsHook().get_token().access_token
     assert json.loads(variable(TOKEN_VAR) or "{}")["access_token"] == token
     # A second hook (another task, say) reads the Variable instead of asking for a token.
-    assert TrafficStarsHook().get_access_token() == token
+    assert TrafficStarsHook().get_token().access_token == token
     assert emulator.token_requests == 1
 
 
@@ -56,7 +56,7 @@ def test_logout_clears_the_variable_and_the_next_call_gets_a_new_token(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator
 ) -> None:
     hook = TrafficStarsHook()
-    first = hook.get_access_token()
+    first = hook.get_token().access_token
     hook.logout()
     assert variable(TOKEN_VAR) is None
     assert emulator.count("GET", "/v1/auth/logout") == 1
@@ -64,17 +64,17 @@ def test_logout_clears_the_variable_and_the_next_call_gets_a_new_token(
     assert emulator.count("GET", "/v1/auth/logout") == 1
     hook.request("GET", "/v1.1/campaigns")
     assert emulator.token_requests == 2
-    assert hook.get_access_token() != first
+    assert hook.get_token().access_token != first
 
 
 def test_changed_api_key_is_noticed(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, monkeypatch
 ) -> None:
-    old = TrafficStarsHook().get_access_token()
+    old = TrafficStarsHook().get_token().access_token
     rotated = new_api_key()
     emulator.add_api_key(rotated)
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, rotated))
-    new = TrafficStarsHook().get_access_token()
+    new = TrafficStarsHook().get_token().access_token
     assert new != old
     assert emulator.token_requests == 2
     assert json.loads(variable(TOKEN_VAR) or "{}")["fingerprint"] == fingerprint(emulator.url, rotated)
@@ -121,7 +121,7 @@ def test_missing_api_key_fails_before_any_http_call(
 ) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, None))
     with pytest.raises(TrafficStarsAuthError) as info:
-        TrafficStarsHook().get_access_token()
+        TrafficStarsHook().get_token()
     assert info.value.reason == "missing_api_key"
     assert emulator.count() == 0
 

@@ -110,7 +110,7 @@ def test_debug_logs_of_a_whole_session_with_faults_hold_no_secret(
     debug_logging: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    hook.get_access_token()
+    hook.get_token()
     info = hook.get_session_info()
     hook.request("GET", CAMPAIGNS, params={"status": ["enabled", "paused"], "page": 1})
     hook.request("GET", REPORT, params={"date_from": "2026-01-01", "date_to": "2026-01-03", "campaign_id": [1, 2]})
@@ -165,7 +165,7 @@ def collect_errors(
             raise AssertionError("the fault did not raise")
 
     emulator.echo_secrets_in_errors()  # every error answer below echoes the credentials it was sent
-    hook.get_access_token()
+    hook.get_token()
     expect(lambda: hook.request("GET", "/v1.1/no-such-resource"))  # 404
     emulator.fail_next(10, 503, path=CAMPAIGNS)
     expect(lambda: hook.request("GET", CAMPAIGNS))  # 5xx after retries
@@ -176,12 +176,12 @@ def collect_errors(
     emulator.drop_next(10, path=CAMPAIGNS)
     expect(lambda: hook.request("GET", CAMPAIGNS))  # connection reset
     emulator.fail_next(10, 500, path="/v1/auth/token")
-    expect(lambda: hook.get_access_token(force_refresh=True))  # token endpoint 5xx, echoing the key
+    expect(lambda: hook.get_token(force_refresh=True).access_token)  # token endpoint 5xx, echoing the key
     emulator.set_token_response(json.dumps({"access_token": "tok-SECRET-unusable-0123", "expires_in": -1}))
-    expect(lambda: hook.get_access_token(force_refresh=True))  # unusable token answer
+    expect(lambda: hook.get_token(force_refresh=True).access_token)  # unusable token answer
     emulator.set_token_response(None)
     monkeypatch.setenv(CONN_ENV, conn_json(emulator.url, wrong_key, max_retries=1))
-    expect(lambda: TrafficStarsHook().get_access_token())  # rejected key, echoed back
+    expect(lambda: TrafficStarsHook().get_token().access_token)  # rejected key, echoed back
     return errors
 
 
@@ -207,7 +207,7 @@ def test_repr_and_str_of_every_object_hold_no_secret(
     hook: TrafficStarsHook, emulator: TrafficStarsEmulator, api_key: str, id_tokens: list[str]
 ) -> None:
     token = hook.get_token()
-    client = hook.client
+    client = hook.get_conn()
     objects: list[object] = [hook, client, client.config, client.cache, token, emulator, *emulator.request_log()]
     text = "\n".join(f"{o!r} {o!s}" for o in objects)
     assert "TrafficStarsHook" in text and "AccessToken" in text
@@ -221,7 +221,7 @@ def test_tokens_are_registered_with_the_masker_when_obtained_and_when_loaded(
     redact, reset_secrets_masker = secrets_masker_functions()
 
     reset_secrets_masker()
-    token = hook.get_access_token()  # obtained
+    token = hook.get_token().access_token  # obtained
     info = hook.get_session_info()
     for secret in (token, api_key, id_tokens[0], info["access_token"], info["refresh_token"]):
         assert redact(secret) == "***"
@@ -229,7 +229,7 @@ def test_tokens_are_registered_with_the_masker_when_obtained_and_when_loaded(
 
     reset_secrets_masker()  # a new task process: the masker knows nothing yet
     assert redact(token) == token
-    assert TrafficStarsHook().get_access_token() == token  # loaded from the Variable, not obtained
+    assert TrafficStarsHook().get_token().access_token == token  # loaded from the Variable, not obtained
     assert emulator.token_requests == 1
     assert redact(token) == "***"
     assert json.loads(variable(TOKEN_VAR) or "{}")["access_token"] == token

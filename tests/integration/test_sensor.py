@@ -136,7 +136,7 @@ def test_the_poke_hook_does_not_retry(ts_conn: str) -> None:
     from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
 
     sensor = TrafficStarsSessionSensor(task_id="s", poke_interval=1)
-    assert sensor.hook.client.config.max_retries == 0
+    assert sensor.hook.get_conn().config.max_retries == 0
     assert TrafficStarsHook().client.config.max_retries == 5  # the connection's default elsewhere
 
 
@@ -172,7 +172,7 @@ def test_rejected_key_with_soft_fail_skips(
 def test_sensor_times_out(
     sensors_dag: Any, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, task_id: str
 ) -> None:
-    TrafficStarsHook().get_access_token()  # a token in the cache: every poll is one quick call
+    TrafficStarsHook().get_token()  # a token in the cache: every poll is one quick call
     emulator.fail_next(1000, 503, path=INFO)
     state, _ = run_one(sensors_dag, task_id)
     assert state == "failed"

@@ -414,7 +414,7 @@ def test_hook_writes_the_lease_variable_only_with_single_flight(
     monkeypatch.setenv(
         "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, single_flight=single_flight)
     )
-    token = TrafficStarsHook().get_access_token()
+    token = TrafficStarsHook().get_token().access_token
     lease = variable(TOKEN_VAR + LEASE_SUFFIX)
     assert emulator.token_requests == 1
     if single_flight:

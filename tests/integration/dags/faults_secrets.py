@@ -42,15 +42,15 @@ def faults_secrets() -> None:
         token = hook.get_token()
         info = hook.get_session_info()
         campaigns = hook.request("GET", "/v1.1/campaigns", params={"status": ["enabled", "paused"]}).json()
-        log.info("hook=%s client=%r token=%s cache=%r", hook, hook.client, token, hook.client.cache)
-        log.info("config=%r", hook.client.config)
+        log.info("hook=%s client=%r token=%s cache=%r", hook, hook.get_conn(), token, hook.get_conn().cache)
+        log.info("config=%r", hook.get_conn().config)
         return {
             "campaigns": len(campaigns["response"]),
             "expires_in": info["expires_in"],
             "token_type": token.token_type,
             # Registered with the masker the moment they were obtained:
             "token_masked": _redact(token.access_token) == "***",
-            "key_masked": _redact(hook.client.config.api_key) == "***",
+            "key_masked": _redact(hook.get_conn().config.api_key) == "***",
         }
 
     @task
