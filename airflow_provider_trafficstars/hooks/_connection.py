@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_trafficstars.client.http._urls import DEFAULT_BASE_URL
+
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.client._config import ClientConfig
 
 # Airflow imports get_provider_info (and so this module) while it is still initialising its own
-# configuration: nothing here may import Airflow, or a module that does, at import time.
+# configuration: nothing here may import Airflow, or a module that does, at import time (the client's
+# modules import no Airflow; tests/unit/test_package_exports.py measures what start-up imports).
 
 log = logging.getLogger(__name__)
 
 CONN_TYPE = "trafficstars"
-DEFAULT_BASE_URL = "https://api.trafficstars.com"
 HIDDEN_FIELDS = ["login", "schema", "port"]
 RELABELING = {"password": "API key", "host": "Base URL"}
 PLACEHOLDERS = {

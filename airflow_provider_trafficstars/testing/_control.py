@@ -14,7 +14,7 @@ from airflow_provider_trafficstars.testing import _reports as emulator_reports
 from airflow_provider_trafficstars.testing._state import REDIRECT_LOCATION, ApiError
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+    from airflow_provider_trafficstars.testing._switches import EmulatorSwitches
 
 #: name -> the one method it takes.
 CONTROL_ROUTES: dict[str, str] = {
@@ -26,7 +26,7 @@ CONTROL_ROUTES: dict[str, str] = {
 }  # fmt: skip
 
 
-def answer(emu: TrafficStarsEmulator, name: str, method: str, body: bytes) -> object:
+def answer(emu: EmulatorSwitches, name: str, method: str, body: bytes) -> object:
     """Run control endpoint ``name`` on ``emu``; return the JSON payload of its 200 answer.
 
     :param emu: the emulator to inspect or switch.
@@ -55,7 +55,7 @@ def answer(emu: TrafficStarsEmulator, name: str, method: str, body: bytes) -> ob
     return {"ok": True}
 
 
-def _run(emu: TrafficStarsEmulator, name: str, args: dict[str, Any]) -> None:
+def _run(emu: EmulatorSwitches, name: str, args: dict[str, Any]) -> None:
     path = _opt(args, "path", str)
     if name == "reset":
         emu.reset()

@@ -24,6 +24,7 @@ from airflow_provider_trafficstars.testing import _reports as emulator_reports
 from airflow_provider_trafficstars.testing._campaigns import CAMPAIGN_ROUTES, route_for, seed_campaign
 from airflow_provider_trafficstars.testing._state import (
     CONTROL_PREFIX,
+    TOKEN_PATH,
     ApiError,
     EmulatorState,
     FaultRule,
@@ -33,9 +34,9 @@ from airflow_provider_trafficstars.testing._state import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+    from airflow_provider_trafficstars.testing._switches import EmulatorSwitches
 
-TOKEN_PATH = "/v1/auth/token"
+
 #: path -> allowed method -> handler name; every route except the token one needs a bearer token.
 ROUTES: dict[str, dict[str, str]] = {
     TOKEN_PATH: {"POST": "token"},
@@ -67,7 +68,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         return self.server_version
 
     @property
-    def emu(self) -> TrafficStarsEmulator:
+    def emu(self) -> EmulatorSwitches:
         return self._server.emulator
 
     @property
@@ -344,7 +345,7 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], emulator: TrafficStarsEmulator) -> None:
+    def __init__(self, address: tuple[str, int], emulator: EmulatorSwitches) -> None:
         self.emulator = emulator
         #: Set when the emulator stops: ends latency waits and trickled bodies at once.
         self.stopping = threading.Event()

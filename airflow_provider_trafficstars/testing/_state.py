@@ -26,6 +26,7 @@ CONTROL_PREFIX = "/_emulator/"
 #: The request log keeps at most this many entries (counters stay exact).
 MAX_LOG_ENTRIES = 100_000
 #: Where a redirect fault sends the client unless told otherwise: another host than the emulator.
+TOKEN_PATH = "/v1/auth/token"
 REDIRECT_LOCATION = "http://other.example/x"
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 

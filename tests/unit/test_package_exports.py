@@ -70,6 +70,10 @@ def test_airflow_start_up_imports_only_the_registration_and_names_resolve_in_a_f
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["at_start_up"] == [
         "airflow_provider_trafficstars",
+        "airflow_provider_trafficstars.client",
+        "airflow_provider_trafficstars.client.errors",
+        "airflow_provider_trafficstars.client.http",
+        "airflow_provider_trafficstars.client.http._urls",
         "airflow_provider_trafficstars.get_provider_info",
         "airflow_provider_trafficstars.hooks",
         "airflow_provider_trafficstars.hooks._connection",

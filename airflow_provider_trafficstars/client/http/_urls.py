@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError
-from airflow_provider_trafficstars.hooks._connection import DEFAULT_BASE_URL
-
+#: The base URL of the TrafficStars API (the connection's host when it is empty).
+DEFAULT_BASE_URL = "https://api.trafficstars.com"
 TOKEN_PATH = "/v1/auth/token"
 INFO_PATH = "/v1/auth/info"
 LOGOUT_PATH = "/v1/auth/logout"
