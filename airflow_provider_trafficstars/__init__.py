@@ -8,7 +8,12 @@ hook.
 
 from __future__ import annotations
 
+import sys
+import warnings
 from importlib import import_module
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -103,6 +108,44 @@ __all__ = [
     "TrafficStarsTransportError",
     "__version__",
 ]
+
+
+#: Modules of 0.1 that moved in 0.2 (the layout of client/ under thin Airflow glue) -> where their public
+#: names are now. ``import airflow_provider_trafficstars.token`` still works, with a DeprecationWarning.
+_MOVED: dict[str, str] = {
+    "token": "client.auth",
+    "token_cache": "client.cache",
+    "lease": "client.cache",
+    "waits": "client.http",
+    "reports": "client.reports",
+    "report_files": "client.reports",
+    "report_storage": "client.reports",
+    "coverage": "client.reports",
+    "campaigns": "client.campaigns",
+    "testing.airflow_home": "testing",
+    "testing.emulator_state": "testing",
+}
+
+
+class _MovedModules(MetaPathFinder, Loader):
+    """Import a moved module's old path as its new package (one finder, one table: :data:`_MOVED`)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        old = fullname.removeprefix(__name__ + ".")
+        return ModuleSpec(fullname, self) if fullname != old and old in _MOVED else None
+
+    def create_module(self, spec: ModuleSpec) -> None:
+        """A placeholder module (import machinery's default), replaced in :meth:`exec_module`."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Put the new package in sys.modules under the old name (the import returns what is there)."""
+        new = f"{__name__}.{_MOVED[module.__name__.removeprefix(__name__ + '.')]}"
+        warnings.warn(f"{module.__name__} moved: import from {new}.", DeprecationWarning, stacklevel=2)
+        sys.modules[module.__name__] = import_module(new)
+
+
+if not any(isinstance(finder, _MovedModules) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
 
 
 def __getattr__(name: str) -> Any:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
-    from airflow_provider_trafficstars.testing._state import EmulatorState, RecordedRequest
+    from airflow_provider_trafficstars.testing._state import EmulatorState, RecordedRequest, new_api_key
     from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 
-__all__ = ["AirflowHome", "EmulatorState", "RecordedRequest", "TrafficStarsEmulator"]
+__all__ = ["AirflowHome", "EmulatorState", "RecordedRequest", "TrafficStarsEmulator", "new_api_key"]
 
 
 def __getattr__(name: str) -> Any:
@@ -26,7 +26,7 @@ def __getattr__(name: str) -> Any:
         from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 
         return TrafficStarsEmulator
-    if name in ("EmulatorState", "RecordedRequest"):
+    if name in ("EmulatorState", "RecordedRequest", "new_api_key"):
         from airflow_provider_trafficstars.testing import _state as emulator_state
 
         return getattr(emulator_state, name)

@@ -1,7 +1,12 @@
-"""The access token (:class:`AccessToken`) and the account's fingerprint; the token policy is the client's."""
+"""The access token (:class:`AccessToken`), its lifetimes, and the account's fingerprint."""
 
 from __future__ import annotations
 
-from airflow_provider_trafficstars.client.auth._token import AccessToken, fingerprint
+from airflow_provider_trafficstars.client.auth._token import (
+    DEFAULT_LIFETIME_WHEN_MISSING,
+    MAX_LIFETIME,
+    AccessToken,
+    fingerprint,
+)
 
-__all__ = ["AccessToken", "fingerprint"]
+__all__ = ["DEFAULT_LIFETIME_WHEN_MISSING", "MAX_LIFETIME", "AccessToken", "fingerprint"]

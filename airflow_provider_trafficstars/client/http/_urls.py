@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError
+
 #: The base URL of the TrafficStars API (the connection's host when it is empty).
 DEFAULT_BASE_URL = "https://api.trafficstars.com"
 TOKEN_PATH = "/v1/auth/token"
