@@ -9,7 +9,8 @@ from __future__ import annotations
 import atexit
 import json
 import shutil
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,10 @@ HOME.activate(
 AIRFLOW_HOME = HOME.path
 DAGS_FOLDER = HOME.dags_folder
 
+from airflow_provider_trafficstars import _compat  # noqa: E402
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook  # noqa: E402
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator  # noqa: E402
-from tests.fakes import CONN_ID, TOKEN_VAR, new_api_key  # noqa: E402
+from tests.fakes import CONN_ENV, CONN_ID, TOKEN_VAR, CountingStore, Waits, new_api_key  # noqa: E402
 
 
 @pytest.fixture
@@ -197,3 +200,62 @@ def _fresh_secrets_maskers() -> Iterator[None]:
     from tests.airflow_compat import reset_secrets_maskers
 
     reset_secrets_maskers()
+
+
+# -- the fault-injection fixtures: a hook on a connection with chosen extras, recorded waits, a listener
+# that never accepts (a connect timeout the emulator cannot produce: the kernel completes the handshake
+# for any socket that listens)
+@pytest.fixture
+def waits() -> Waits:
+    return Waits()
+
+
+@pytest.fixture
+def counted_store(monkeypatch: pytest.MonkeyPatch) -> CountingStore:
+    """Airflow's own Variables, with every get, set and delete the hooks built from now on make counted."""
+    store = CountingStore(_compat.get_variable_store())
+    monkeypatch.setattr(_compat, "get_variable_store", lambda: store)
+    return store
+
+
+@pytest.fixture
+def make_hook(
+    monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str, waits: Waits
+) -> Callable[..., TrafficStarsHook]:
+    """Return ``make(url=..., key=..., sleep=..., **extras)``: defines the connection, returns a hook.
+
+    By default the hook points at the emulator, uses the test's API key and records its waits in ``waits``.
+    """
+
+    def make(
+        *, url: str | None = None, key: str | None = None, sleep: Any = waits, hook_kwargs: Any = None, **extra: Any
+    ) -> TrafficStarsHook:
+        monkeypatch.setenv(CONN_ENV, conn_json(url or emulator.url, key or api_key, **extra))
+        return TrafficStarsHook(sleep=sleep, **(hook_kwargs or {}))
+
+    return make
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A URL whose TCP connect never completes: a listener with a full backlog that never accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    for _ in range(8):  # fill the accept queue; the next SYN is dropped and connect() hangs
+        filler = socket.socket()
+        filler.settimeout(0.2)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except OSError:
+            filler.close()
+            break
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

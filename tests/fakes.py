@@ -18,8 +18,11 @@ from airflow_provider_trafficstars.hooks.trafficstars import default_token_varia
 from airflow_provider_trafficstars.testing.emulator_state import new_api_key
 
 __all__ = [
+    "CAMPAIGNS",
+    "CONN_ENV",
     "CONN_ID",
     "T0",
+    "TOKEN_PATH",
     "TOKEN_VAR",
     "Clock",
     "CountingStore",
@@ -31,6 +34,11 @@ __all__ = [
     "obtained_earlier",
 ]
 
+#: The environment variable that defines ``CONN_ID``.
+CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
+#: The paths the fault tests break: the token endpoint and a generic call.
+TOKEN_PATH = "/v1/auth/token"
+CAMPAIGNS = "/v1.1/campaigns"
 #: The connection id the hook, the operators and the sensor use by default.
 CONN_ID = "trafficstars_default"
 #: The Variable that caches the token of ``CONN_ID`` (the package decides the name: not copied here).
