@@ -9,7 +9,7 @@ import pytest
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from benchmarks import dag_runs
 from tests.airflow_compat import requires_airflow_3
-from tests.conftest import DAGS_FOLDER, conn_json
+from tests.helpers import DAGS_FOLDER, conn_json
 
 # The benchmark DAGs are written with the Task SDK (airflow.sdk).
 pytestmark = [pytest.mark.integration, pytest.mark.slow, requires_airflow_3]

@@ -33,7 +33,7 @@ from airflow_provider_trafficstars.exceptions import (
 from airflow_provider_trafficstars.token import MAX_LIFETIME, AccessToken, fingerprint
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 from airflow_provider_trafficstars.waits import RETRY_AFTER_MAX, Backoff
-from tests.fakes import T0, Clock, Waits
+from tests.helpers import T0, Clock, Waits
 
 BASE = "https://api.example.test"
 KEY = "tsk-fuzz-key-0123456789abcdef"

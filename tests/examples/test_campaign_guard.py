@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,18 +21,18 @@ import pytest
 
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3_1, AIRFLOW_V_3_3
-from tests.conftest import (
+from tests.helpers import (
+    EXAMPLE_DAGS,
     assert_no_secret,
-    conn_json,
     install_dag,
-    run_rendered_fields,
+    run_traces,
     run_xcoms,
     task_logs,
     task_states,
 )
 
 pytestmark = pytest.mark.integration
-EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "example_trafficstars_campaign_guard.py"
+EXAMPLE = EXAMPLE_DAGS / "example_trafficstars_campaign_guard.py"
 REPORT = "/v1.1/advertiser/custom/report/by-campaign"
 PAUSE = "/v2/campaigns/pause"
 CAMPAIGNS = 24
@@ -47,10 +47,8 @@ def guard(airflow_db: Path) -> Any:
 
 
 @pytest.fixture
-def emu(api_key: str, monkeypatch: pytest.MonkeyPatch, clean_variables: None) -> Iterator[TrafficStarsEmulator]:
-    with TrafficStarsEmulator(api_keys=[api_key], campaigns=CAMPAIGNS) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
-        yield emulator
+def emu(start_emulator: Callable[..., TrafficStarsEmulator], clean_variables: None) -> TrafficStarsEmulator:
+    return start_emulator(campaigns=CAMPAIGNS)
 
 
 def over_limit(rows: list[dict[str, Any]], max_cpa: float) -> list[int]:
@@ -103,9 +101,7 @@ def test_dry_run_by_default_without_a_logical_date(
         "uncertain": [],
     }
     assert emu.campaigns.snapshot() == before and sent(emu) == []  # the dry run changed nothing
-    out, err = capfd.readouterr()
-    stored = json.dumps([list(xcoms.values()), list(run_rendered_fields(run).values())])
-    assert_no_secret(stored + out + err + task_logs(), api_key, *emu.issued_tokens)
+    assert_no_secret(run_traces(capfd, run), api_key, *emu.issued_tokens)
 
 
 def test_pauses_exactly_the_campaigns_over_the_limit_and_a_rerun_changes_nothing(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,18 @@ import pytest
 from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.conftest import (
+from tests.helpers import (
+    EXAMPLE_DAGS,
+    TOKEN_VAR,
     assert_no_secret,
-    conn_json,
     install_dag,
-    run_rendered_fields,
+    run_traces,
     run_xcoms,
-    task_logs,
     task_states,
     variable,
 )
-from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 CAMPAIGNS = 24
 COUNTRIES = 5  # the emulator's
 ETL, LOAD = "example_trafficstars_report_etl", "example_trafficstars_report_load"
@@ -64,7 +61,7 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     from tests.airflow_compat import dagbag_class
 
     started = time.monotonic()
-    bag = dagbag_class()(str(EXAMPLES))
+    bag = dagbag_class()(str(EXAMPLE_DAGS))
     elapsed = time.monotonic() - started
     assert bag.import_errors == {}
     assert set(bag.dag_ids) == {"example_trafficstars_session", "example_trafficstars_campaign_guard", ETL, LOAD}
@@ -91,7 +88,7 @@ def test_session_example_runs_without_a_logical_date(
 ) -> None:
     from tests.airflow_compat import AIRFLOW_V_3, dag_test_without_date
 
-    dag = install_dag(EXAMPLES / "example_trafficstars_session.py")
+    dag = install_dag(EXAMPLE_DAGS / "example_trafficstars_session.py")
     run = dag_test_without_date(dag)
     tasks = ["refresh_token", "wait_for_session", "session_info", "count_campaigns", "logout"]
     assert task_states(run) == dict.fromkeys(tasks, "success")
@@ -106,25 +103,14 @@ def test_session_example_runs_without_a_logical_date(
     assert emulator.token_requests == 1
     assert emulator.count("GET", "/v1/auth/logout") == 1
     assert variable(TOKEN_VAR) is None
-    out, err = capfd.readouterr()
-    assert_no_secret(json.dumps(list(xcoms.values())) + out + err + task_logs(), api_key, *emulator.issued_tokens)
+    assert_no_secret(run_traces(capfd, run), api_key, *emulator.issued_tokens)
 
 
 # -- the report ETL and the load DAG ------------------------------------------------------------------------
 @pytest.fixture
-def report_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
+def report_emulator(start_emulator: Callable[..., TrafficStarsEmulator]) -> TrafficStarsEmulator:
     """24 campaigns and the API's rate limit (429 beyond 100 calls in 60 s), as ``trafficstars_default``."""
-    with TrafficStarsEmulator(api_keys=[api_key], campaigns=CAMPAIGNS, rate_limit=(100, 60.0)) as emu:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
-        yield emu
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The load DAG's SQL connection ``trafficstars_warehouse``: a SQLite file."""
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-    return path
+    return start_emulator(campaigns=CAMPAIGNS, rate_limit=(100, 60.0))
 
 
 def _local(url: str) -> Path:
@@ -209,8 +195,8 @@ def test_report_etl_and_load_without_a_logical_date_twice(
 
     # The first run writes where the environment says (read when the DAG file is parsed) ...
     monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/from-env")
-    etl = install_dag(EXAMPLES / f"{ETL}.py")
-    load = install_dag(EXAMPLES / f"{LOAD}.py")
+    etl = install_dag(EXAMPLE_DAGS / f"{ETL}.py")
+    load = install_dag(EXAMPLE_DAGS / f"{LOAD}.py")
     run = dag_test_without_date(etl)
     days = _check_etl_run(run, tmp_path / "from-env")
     for report, (task_id, asset, _) in REPORT_NAMES.items():
@@ -248,13 +234,8 @@ def test_report_etl_and_load_without_a_logical_date_twice(
     # Both ETL runs shared one token; the rate limit was never hit; nothing secret was written anywhere.
     assert report_emulator.token_requests == 1
     assert not [r for r in report_emulator.request_log() if r.status == 429]
-    out, err = capfd.readouterr()
-    stored = json.dumps(
-        [list(run_xcoms(r).values()) + list(run_rendered_fields(r).values()) for r in (run, run2, loaded)],
-        default=str,
-    )
     objects = "".join(p.read_text() for p in tmp_path.rglob("*.csv"))
-    assert_no_secret(stored + out + err + task_logs() + objects, api_key, *report_emulator.issued_tokens)
+    assert_no_secret(run_traces(capfd, run, run2, loaded) + objects, api_key, *report_emulator.issued_tokens)
 
 
 def test_the_load_never_doubles_a_row_when_the_etl_catches_up_several_days(
@@ -272,8 +253,8 @@ def test_the_load_never_doubles_a_row_when_the_etl_catches_up_several_days(
     from tests.airflow_compat import asset_event_extras, dag_test, dag_test_without_date
 
     monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/lake")
-    etl = install_dag(EXAMPLES / f"{ETL}.py")
-    load = install_dag(EXAMPLES / f"{LOAD}.py")
+    etl = install_dag(EXAMPLE_DAGS / f"{ETL}.py")
+    load = install_dag(EXAMPLE_DAGS / f"{LOAD}.py")
     started = pendulum.now("UTC").date()
     first = dag_test(etl, logical_date=pendulum.datetime(2026, 11, 10, tz="UTC"))
     assert [i["day"] for i in run_xcoms(first)[("advertiser_by_day", -1)]] == ["2026-11-07", "2026-11-08", "2026-11-09"]

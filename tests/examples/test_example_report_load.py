@@ -10,21 +10,20 @@ from __future__ import annotations
 import importlib.util
 import logging
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
 
 from tests.airflow_compat import AIRFLOW_V_3
+from tests.helpers import EXAMPLE_DAGS
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 BASE = "s3://warehouse-bucket/trafficstars"
 T0 = datetime(2026, 11, 27, 6, tzinfo=timezone.utc)
 
 
 def _module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_under_test", EXAMPLES / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", EXAMPLE_DAGS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -10,7 +10,6 @@ recorded the way its ``POST /api/v1/datasets/events`` does, and a manual load mu
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -23,10 +22,9 @@ import requests
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3, dag_test_without_date, replaced_run_creation
 from tests.api_server import api_server
-from tests.conftest import HOME, conn_json, install_dag, run_xcoms, task_states
+from tests.helpers import EXAMPLE_DAGS, HOME, install_dag, run_xcoms, task_states
 
 pytestmark = pytest.mark.integration
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 ETL, LOAD = "example_trafficstars_report_etl", "example_trafficstars_report_load"
 
 
@@ -39,17 +37,8 @@ def rest_api(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.fixture
-def report_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
-    with TrafficStarsEmulator(api_keys=[api_key], campaigns=6) as emu:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
-        yield emu
-
-
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "warehouse.db"
-    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-    return path
+def report_emulator(start_emulator: Callable[..., TrafficStarsEmulator]) -> TrafficStarsEmulator:
+    return start_emulator(campaigns=6)
 
 
 def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -141,7 +130,7 @@ def post_like_airflow_2s_rest_api(uri: str, extra: dict[str, Any]) -> int:  # pr
 def etl_and_first_load(tmp_path: Path, warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any, Any]:
     """Run the ETL (no date) and a manual load; return both DAGs and the ETL run, after checking the tables."""
     monkeypatch.setenv("TRAFFICSTARS_REPORT_BASE_URL", f"file://{tmp_path}/reports")  # both DAG files read it
-    etl, load = install_dag(EXAMPLES / f"{ETL}.py"), install_dag(EXAMPLES / f"{LOAD}.py")
+    etl, load = install_dag(EXAMPLE_DAGS / f"{ETL}.py"), install_dag(EXAMPLE_DAGS / f"{LOAD}.py")
     etl_run = dag_test_without_date(etl)
     assert set(task_states(etl_run).values()) == {"success"}
     assert task_states(dag_test_without_date(load)) == {"load": "success"}

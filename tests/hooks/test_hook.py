@@ -15,17 +15,26 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
-from tests.conftest import age_token_variable, assert_no_secret, conn_json, install_dag, task_logs, variable
-from tests.fakes import TOKEN_VAR, DictStore, new_api_key
+from tests.helpers import (
+    TEST_DAGS,
+    TOKEN_VAR,
+    DictStore,
+    age_token_variable,
+    assert_no_secret,
+    conn_json,
+    install_dag,
+    new_api_key,
+    task_logs,
+    variable,
+)
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
 def test_two_task_runs_share_one_token_through_the_variable(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, api_key: str, capfd
 ) -> None:
-    dag = install_dag(DAGS / "hook_two_tasks.py")
+    dag = install_dag(TEST_DAGS / "hook_two_tasks.py")
     run = dag.test()
     assert run.state == "success"
     assert emulator.token_requests == 1

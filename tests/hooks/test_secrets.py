@@ -23,21 +23,22 @@ from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing import emulator_http
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import secrets_masker_functions
-from tests.conftest import (
+from tests.helpers import (
+    TEST_DAGS,
+    TOKEN_VAR,
     age_token_variable,
     assert_no_secret,
     conn_json,
     install_dag,
+    new_api_key,
     run_rendered_fields,
+    run_traces,
     run_xcoms,
-    task_logs,
     task_states,
     variable,
 )
-from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 CONN_ENV = "AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"
 CAMPAIGNS = "/v1.1/campaigns"
 REPORT = "/v1.1/advertiser/custom/report/by-day"
@@ -246,7 +247,7 @@ def test_dag_run_leaks_nothing_into_logs_xcom_or_rendered_fields(
     capfd: pytest.CaptureFixture[str],
     debug_logging: pytest.LogCaptureFixture,
 ) -> None:
-    dag = install_dag(DAGS / "faults_secrets.py")
+    dag = install_dag(TEST_DAGS / "faults_secrets.py")
     emulator.echo_secrets_in_errors()  # the failing task's 404 answer carries the token
     run = dag.test()
     states = task_states(run)
@@ -262,12 +263,9 @@ def test_dag_run_leaks_nothing_into_logs_xcom_or_rendered_fields(
     assert rendered["endpoint"] == "/v1.1/campaigns"  # the template really was rendered
     assert rendered["cached"] == "***"  # the token cache Variable, rendered into a field, is masked
 
-    out, err = capfd.readouterr()
     logs = log_text(debug_logging)  # dag.test() runs tasks in-process: their log records arrive here
-    everything = "\n".join(
-        [json.dumps(list(xcoms.values())), json.dumps(list(run_rendered_fields(run).values())), out, err, logs]
-    )
-    everything += task_logs()  # log files, when the logging config writes any (dag.test() on 3.3: none)
+    # (and the log files, in run_traces, when the logging config writes any: dag.test() on 3.3 writes none)
+    everything = "\n".join([run_traces(capfd, run), logs])
     # Not vacuous: the task's own lines, urllib3's request lines and the failing task's traceback with the
     # scrubbed echo are all in the searched text.
     assert "hook=TrafficStarsHook(" in logs and "GET /v1.1/campaigns?status%5B%5D=enabled" in logs

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,9 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsPartialFailureE
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
 from tests.airflow_compat import AIRFLOW_V_3, AIRFLOW_V_3_1
-from tests.conftest import (
+from tests.helpers import (
+    TEST_DAGS,
     assert_no_secret,
-    conn_json,
     install_dag,
     run_rendered_fields,
     run_xcoms,
@@ -28,21 +28,18 @@ from tests.conftest import (
 )
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 PAUSE, RUN, BALANCE = "/v2/campaigns/pause", "/v2/campaigns/run", "/v2/userinfo/balance"
 
 
 @pytest.fixture(scope="module")
 def dag(airflow_db: Path) -> Any:
-    return install_dag(DAGS / "ts_campaigns.py")
+    return install_dag(TEST_DAGS / "ts_campaigns.py")
 
 
 @pytest.fixture
-def emu(api_key: str, monkeypatch: pytest.MonkeyPatch, clean_variables: None) -> Iterator[TrafficStarsEmulator]:
+def emu(start_emulator: Callable[..., TrafficStarsEmulator], clean_variables: None) -> TrafficStarsEmulator:
     """An emulator with 6 campaigns (3 and 6 paused, the others enabled), set as ``trafficstars_default``."""
-    with TrafficStarsEmulator(api_keys=[api_key], campaigns=6) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
-        yield emulator
+    return start_emulator(campaigns=6)
 
 
 def run(dag: Any, *task_ids: str, **kwargs: Any) -> tuple[dict[str, str], dict[str, Any], Any]:

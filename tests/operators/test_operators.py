@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,20 +21,19 @@ from airflow_provider_trafficstars.operators.trafficstars import (
 )
 from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.conftest import (
+from tests.helpers import (
+    TEST_DAGS,
+    TOKEN_VAR,
     assert_no_secret,
-    conn_json,
     install_dag,
     run_rendered_fields,
+    run_traces,
     run_xcoms,
-    task_logs,
     task_states,
     variable,
 )
-from tests.fakes import TOKEN_VAR
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 
 
 def close_to(iso: str, expected: pendulum.DateTime, slack: float = 30) -> bool:
@@ -44,11 +43,9 @@ def close_to(iso: str, expected: pendulum.DateTime, slack: float = 30) -> bool:
 
 
 @pytest.fixture
-def short_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
+def short_emulator(start_emulator: Callable[..., TrafficStarsEmulator]) -> TrafficStarsEmulator:
     """An emulator whose tokens live 1000 s, set as ``trafficstars_default``."""
-    with TrafficStarsEmulator(api_keys=[api_key], token_lifetime=1000) as emu:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
-        yield emu
+    return start_emulator(token_lifetime=1000)
 
 
 def rewrite_expiry(seconds_left: float) -> None:
@@ -64,7 +61,7 @@ def rewrite_expiry(seconds_left: float) -> None:
 def test_operators_in_one_dag_run(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, api_key: str, capfd
 ) -> None:
-    dag = install_dag(DAGS / "ts_operators.py")
+    dag = install_dag(TEST_DAGS / "ts_operators.py")
     run = dag.test()
     assert task_states(run) == dict.fromkeys(["refresh", "info", "count", "raw", "logout"], "success")
     now = pendulum.now("UTC")
@@ -94,9 +91,7 @@ def test_operators_in_one_dag_run(
     assert rendered["endpoint"] == "/v1.1/campaigns"
     assert rendered["query_params"] == {"status": ["enabled", "paused"], "day": ds}
 
-    out, err = capfd.readouterr()
-    everything = json.dumps([list(xcoms.values()), list(run_rendered_fields(run).values())]) + out + err + task_logs()
-    assert_no_secret(everything, api_key, *emulator.issued_tokens)
+    assert_no_secret(run_traces(capfd, run), api_key, *emulator.issued_tokens)
 
 
 # -- refresh ---------------------------------------------------------------------------------------

@@ -20,9 +20,9 @@ import pytest
 
 from airflow_provider_trafficstars import __version__
 from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from tests.helpers import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "airflow_provider_trafficstars"
 ENTRY_POINT = "provider_info = airflow_provider_trafficstars.get_provider_info:get_provider_info"
 

@@ -21,7 +21,7 @@ import pytest
 from airflow_provider_trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3_3
-from tests.conftest import CONN_ID, REPO, assert_no_secret, conn_json
+from tests.helpers import CONN_ID, REPO, assert_no_secret, conn_json
 
 pytestmark = pytest.mark.integration
 

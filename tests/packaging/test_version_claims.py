@@ -15,7 +15,8 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO
+
 tomllib = pytest.importorskip("tomllib", reason="reads pyproject.toml with Python 3.11+'s tomllib")
 
 

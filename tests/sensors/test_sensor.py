@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +16,26 @@ from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.session_check import SUMMARY_KEYS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3, dag_test
-from tests.conftest import (
+from tests.helpers import (
+    TEST_DAGS,
+    TOKEN_VAR,
     assert_no_secret,
     conn_json,
     install_dag,
+    new_api_key,
     run_xcoms,
     task_logs,
     trigger_kwargs,
     variable,
 )
-from tests.fakes import TOKEN_VAR, new_api_key
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 INFO = "/v1/auth/info"
 
 
 @pytest.fixture(scope="module")
 def sensors_dag(airflow_db: Path) -> Any:
-    return install_dag(DAGS / "ts_sensors.py")
+    return install_dag(TEST_DAGS / "ts_sensors.py")
 
 
 def run_one(dag: Any, task_id: str) -> tuple[str, Any]:
@@ -58,11 +59,9 @@ def wrong_key(monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator) -
 
 
 @pytest.fixture
-def short_lived(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrafficStarsEmulator]:
+def short_lived(start_emulator: Callable[..., TrafficStarsEmulator]) -> TrafficStarsEmulator:
     """An emulator whose tokens live 600 s (less than the sensors' min_ttl of 1800 s)."""
-    with TrafficStarsEmulator(api_keys=[api_key], token_lifetime=600) as emu:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emu.url, api_key))
-        yield emu
+    return start_emulator(token_lifetime=600)
 
 
 # -- success after transient trouble -------------------------------------------------------------

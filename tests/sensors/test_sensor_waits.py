@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,25 +24,22 @@ from airflow_provider_trafficstars.sensors import base as sensors_base
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.waits import POLL_BACKOFF
 from tests.airflow_compat import dag_test
-from tests.conftest import conn_json, install_dag, run_xcoms
-from tests.fakes import Waits
+from tests.helpers import TEST_DAGS, Waits, install_dag, run_xcoms
 
 pytestmark = pytest.mark.integration
-DAGS = Path(__file__).resolve().parents[1] / "dags"
 BALANCE = "/v2/userinfo/balance"
 
 
 @pytest.fixture(scope="module")
 def dag(airflow_db: Path) -> Any:
-    return install_dag(DAGS / "ts_sensor_waits.py")
+    return install_dag(TEST_DAGS / "ts_sensor_waits.py")
 
 
 @pytest.fixture
-def emu(api_key: str, monkeypatch: pytest.MonkeyPatch, clean_variables: None) -> Any:
-    with TrafficStarsEmulator(api_keys=[api_key]) as emulator:
-        monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
-        emulator.campaigns.set_balance(1000)
-        yield emulator
+def emu(start_emulator: Callable[..., TrafficStarsEmulator], clean_variables: None) -> TrafficStarsEmulator:
+    emulator = start_emulator()
+    emulator.campaigns.set_balance(1000)
+    return emulator
 
 
 @pytest.fixture

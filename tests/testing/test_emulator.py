@@ -16,6 +16,7 @@ import requests
 from airflow_provider_trafficstars.testing import TrafficStarsEmulator
 from airflow_provider_trafficstars.testing.emulator import DEFAULT_PORT
 from airflow_provider_trafficstars.testing.emulator import main as emulator_main
+from tests.helpers import REPO
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -24,7 +25,6 @@ TOKEN = "/v1/auth/token"
 INFO = "/v1/auth/info"
 LOGOUT = "/v1/auth/logout"
 CAMPAIGNS = "/v1.1/campaigns"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -317,7 +317,7 @@ def test_recorded_request_repr_hides_credentials(emu: TrafficStarsEmulator, sess
 
 def test_cli_serves_until_terminated(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "airflow_provider_trafficstars.testing.emulator", "--port", "0"]
     command += ["--api-key", "cli-key", "--campaigns", "2", "--port-file", str(port_file)]
     command += ["--rate-limit", "2/60", "--no-retry-after"]
@@ -346,7 +346,7 @@ def test_cli_default_port_is_not_airflows_and_a_taken_port_names_the_option(
 ) -> None:
     # 8080: Airflow's API server; 8793/8794: its worker and triggerer log servers; 5555: Flower.
     assert DEFAULT_PORT not in (8080, 8793, 8794, 5555) and 1024 < DEFAULT_PORT < 32768
-    readme = (REPO_ROOT / "README.md").read_text()
+    readme = (REPO / "README.md").read_text()
     assert "--port 8080" not in readme and "127.0.0.1:8080" not in readme
     assert f"127.0.0.1:{DEFAULT_PORT}" in readme
     with socket.socket() as taken:

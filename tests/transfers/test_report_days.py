@@ -18,7 +18,7 @@ import pytest
 from airflow_provider_trafficstars.exceptions import TrafficStarsCoverageError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3, clear_and_rerun, dag_test, requires_airflow_3
-from tests.conftest import conn_json, install_dag, run_xcoms, task_states
+from tests.helpers import conn_json, install_dag, run_xcoms, task_states
 from tests.schedules import Run, timetable_runs
 
 pytestmark = pytest.mark.integration

@@ -24,11 +24,11 @@ from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.exceptions import TrafficStarsDataError, TrafficStarsDestinationError
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import dag_test, delete_asset_events
-from tests.conftest import conn_json, install_dag, run_xcoms, task_states
+from tests.helpers import EXAMPLE_DAGS, TEST_DAGS, conn_json, install_dag, run_xcoms, task_states
 
 pytestmark = pytest.mark.integration
-DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / "ts_report_transfer.py"
-LOAD_EXAMPLE = Path(__file__).resolve().parents[2] / "example_dags" / "example_trafficstars_report_load.py"
+DAG_FILE = TEST_DAGS / "ts_report_transfer.py"
+LOAD_EXAMPLE = EXAMPLE_DAGS / "example_trafficstars_report_load.py"
 LOGICAL = pendulum.datetime(2026, 3, 1, tz="UTC")
 CONTEXT: dict[str, Any] = {"data_interval_start": None, "data_interval_end": None, "dag_run": None}
 

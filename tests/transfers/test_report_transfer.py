@@ -19,19 +19,19 @@ from airflow_provider_trafficstars.reports import METRICS, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
 from tests.airflow_compat import AIRFLOW_V_3, asset_event_extras, dag_test
-from tests.conftest import (
+from tests.helpers import (
+    TEST_DAGS,
+    FakeTime,
     assert_no_secret,
     conn_json,
     install_dag,
-    run_rendered_fields,
+    run_traces,
     run_xcoms,
-    task_logs,
     task_states,
 )
-from tests.fakes import FakeTime
 
 pytestmark = pytest.mark.integration
-DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / "ts_report_transfer.py"
+DAG_FILE = TEST_DAGS / "ts_report_transfer.py"
 BY_CAMPAIGN = REPORTS["advertiser/by-campaign"].path
 BY_DAY = REPORTS["advertiser/by-day"].path
 LOGICAL = pendulum.datetime(2026, 3, 1, tz="UTC")
@@ -162,10 +162,8 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     assert asset_event_extras("ts_by_day")[0]["days"] == days("2026-01-30", "2026-02-10")
 
     # No secret anywhere a user can look.
-    stdout, stderr = capfd.readouterr()
-    stored = json.dumps([list(xcoms.values()), list(run_rendered_fields(run).values())])
     objects = b"".join(first.values()).decode("utf-8", "replace")
-    assert_no_secret(stored + stdout + stderr + task_logs() + objects, api_key, *emulator.issued_tokens)
+    assert_no_secret(run_traces(capfd, run) + objects, api_key, *emulator.issued_tokens)
 
     # A rerun over unchanged data rewrites every object with the same bytes.
     inodes = {n: (out / n).stat().st_ino for n in first}

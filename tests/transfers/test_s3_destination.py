@@ -19,10 +19,9 @@ from airflow_provider_trafficstars import report_files
 from airflow_provider_trafficstars.reports import CAMPAIGNS_SPEC, REPORTS
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import dag_test_without_date, delete_asset_events
-from tests.conftest import install_dag, run_xcoms, task_states
+from tests.helpers import EXAMPLE_DAGS, install_dag, run_xcoms, task_states
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 BUCKET, PREFIX, CONN_ID = "trafficstars-lake", "exports", "ts_s3"
 TASKS = {"advertiser_by_day": "advertiser/by-day", "advertiser_by_campaign": "advertiser/by-campaign",
          "advertiser_by_country": "advertiser/by-country", "campaigns": "campaigns"}  # fmt: skip
@@ -93,8 +92,8 @@ def test_the_etl_example_into_s3_writes_complete_objects_identical_on_a_rerun_an
     monkeypatch.setenv(
         "AIRFLOW_CONN_TRAFFICSTARS_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
     )
-    etl = install_dag(EXAMPLES / "example_trafficstars_report_etl.py")
-    load = install_dag(EXAMPLES / "example_trafficstars_report_load.py")
+    etl = install_dag(EXAMPLE_DAGS / "example_trafficstars_report_etl.py")
+    load = install_dag(EXAMPLE_DAGS / "example_trafficstars_report_load.py")
     conf = {"base_url": f"s3://{BUCKET}/{PREFIX}/", **RANGE}
 
     run = dag_test_without_date(etl, run_conf=conf)

@@ -18,15 +18,14 @@ from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.triggers.trafficstars import TRIGGER_PATH, TrafficStarsSessionTrigger
 from airflow_provider_trafficstars.waits import POLL_BACKOFF
-from tests.conftest import assert_no_secret, conn_json
-from tests.fakes import TOKEN_VAR, DictStore, new_api_key, obtained_earlier
+from tests.helpers import TOKEN_VAR, DictStore, assert_no_secret, conn_json, new_api_key, obtained_earlier
 
 INFO = "/v1/auth/info"
 
 
 @pytest.fixture
-def store(monkeypatch: pytest.MonkeyPatch) -> DictStore:
-    store = DictStore()
+def store(store: DictStore, monkeypatch: pytest.MonkeyPatch) -> DictStore:
+    """The root ``store``, installed as Airflow's Variable store: the triggers read and write it."""
     monkeypatch.setattr(_compat, "get_variable_store", lambda: store)
     return store
 

@@ -13,8 +13,7 @@ import pytest
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.conftest import age_token_variable, variable
-from tests.fakes import CAMPAIGNS, TOKEN_PATH, TOKEN_VAR, CountingStore, Waits
+from tests.helpers import CAMPAIGNS, TOKEN_PATH, TOKEN_VAR, CountingStore, Waits, age_token_variable, variable
 
 pytestmark = pytest.mark.integration
 LOGOUT = "/v1/auth/logout"

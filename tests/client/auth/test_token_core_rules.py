@@ -19,8 +19,7 @@ from airflow_provider_trafficstars.exceptions import (
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
-from tests.conftest import assert_no_secret, variable
-from tests.fakes import CAMPAIGNS, CONN_ID, TOKEN_PATH, TOKEN_VAR, Waits
+from tests.helpers import CAMPAIGNS, CONN_ID, TOKEN_PATH, TOKEN_VAR, Waits, assert_no_secret, variable
 
 
 def test_a_redirect_of_the_token_call_is_a_typed_error_and_nothing_is_cached(

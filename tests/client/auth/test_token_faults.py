@@ -17,8 +17,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import DEFAULT_LIFETIME_WHEN_MISSING, AccessToken, fingerprint
-from tests.conftest import variable
-from tests.fakes import TOKEN_VAR, Clock, new_api_key
+from tests.helpers import TOKEN_VAR, Clock, new_api_key, variable
 
 pytestmark = pytest.mark.integration
 

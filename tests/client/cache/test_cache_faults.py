@@ -17,8 +17,7 @@ from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import AccessToken, fingerprint
 from airflow_provider_trafficstars.token_cache import VariableTokenCache
-from tests.conftest import variable
-from tests.fakes import CAMPAIGNS, TOKEN_PATH, TOKEN_VAR, new_api_key
+from tests.helpers import CAMPAIGNS, TOKEN_PATH, TOKEN_VAR, new_api_key, variable
 
 pytestmark = pytest.mark.integration
 SHADOW_ENV = "AIRFLOW_VAR_" + TOKEN_VAR.upper()

@@ -20,28 +20,11 @@ from hypothesis import strategies as st
 from airflow_provider_trafficstars import cursor as cursor_module
 from airflow_provider_trafficstars.coverage import Coverage
 from airflow_provider_trafficstars.cursor import CursorRecord, ExportCursor, cursor_key
+from tests.helpers import DictStore
 
 D = date.fromisoformat
 KEY = "trafficstars_report_cursor_test"
 T0 = datetime(2026, 3, 10, 9, 30, tzinfo=timezone.utc)
-
-
-class DictStore:
-    """``get``/``set``/``delete`` on a dict, counting writes."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, str] = {}
-        self.writes = 0
-
-    def get(self, key: str) -> str | None:
-        return self.data.get(key)
-
-    def set(self, key: str, value: str) -> None:
-        self.writes += 1
-        self.data[key] = value
-
-    def delete(self, key: str) -> None:
-        self.data.pop(key, None)
 
 
 def run(first: str, last: str, *, create: bool = True) -> Coverage:
@@ -145,7 +128,7 @@ class Stepper:
             self.lock.wait_for(lambda: self.turn == name)
             result = action()
             if kind == "set":
-                self.history.append(json.loads(self.store.data[KEY])["cursor"])
+                self.history.append(json.loads(self.store.values[KEY])["cursor"])
             del self.pending[name]
             self.turn = None
             self.lock.notify_all()
@@ -219,7 +202,7 @@ def test_concurrent_runs_never_push_the_cursor_past_an_unwritten_day(
         run((start + timedelta(days=a)).isoformat(), (start + timedelta(days=b)).isoformat()) for a, b in ranges
     ]
     stepper = Stepper()
-    stepper.store.data[KEY] = CursorRecord(start).dump()
+    stepper.store.values[KEY] = CursorRecord(start).dump()
     jobs = {
         f"run{i}": (lambda c, i=i, cov=cov: (c.remember(f"run{i}", cov), c.advance(cov)))
         for i, cov in enumerate(coverages)
@@ -233,7 +216,7 @@ def test_concurrent_runs_never_push_the_cursor_past_an_unwritten_day(
         frontier += timedelta(days=1)
     assert all(value is not None and D(value) <= frontier for value in stepper.history)
     if settle:
-        final = CursorRecord.parse(stepper.store.data[KEY])
+        final = CursorRecord.parse(stepper.store.values[KEY])
         joining = max([start] + [start + timedelta(days=b) for a, b in ranges if a <= 1])
         assert final.cursor is not None and joining <= final.cursor <= frontier
         assert set(final.runs) == set(jobs)

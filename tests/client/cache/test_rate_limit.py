@@ -15,7 +15,7 @@ from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, RateLimiter
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token import fingerprint
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
-from tests.fakes import FakeTime
+from tests.helpers import FakeTime
 
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 QUERY = {"date_from": "2026-01-01", "date_to": "2026-01-01"}

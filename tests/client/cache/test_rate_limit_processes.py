@@ -15,16 +15,15 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_trafficstars.config import ClientConfig
 from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
+from tests.helpers import REPO
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[3]
 PROCESSES, DAYS, LIMIT = 4, 35, 100
 #: The emulator's window: 60 s scaled down.
 WINDOW = 4.0

@@ -21,7 +21,7 @@ from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, Traff
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from airflow_provider_trafficstars.token_cache import MemoryTokenCache
-from tests.fakes import CAMPAIGNS, TOKEN_PATH, Clock, Waits
+from tests.helpers import CAMPAIGNS, TOKEN_PATH, Clock, Waits
 
 pytestmark = pytest.mark.integration
 DEFAULTS = ClientConfig(base_url="https://x", api_key="k")

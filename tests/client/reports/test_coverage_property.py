@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from airflow_provider_trafficstars.coverage import Coverage, RunTimes, decide, last_complete_day, own_days
 from airflow_provider_trafficstars.cursor import ExportCursor
 from airflow_provider_trafficstars.exceptions import TrafficStarsCoverageError
-from tests.client.cache.test_cursor import DictStore
+from tests.helpers import DictStore
 from tests.schedules import Run, timetable_runs, timetables
 
 #: Zones whose DST starts at midnight (the day that starts at 01:00).
