@@ -1,7 +1,7 @@
 """Airflow version differences that only the tests need (the package's own live in ``_compat``).
 
-Import this module after ``tests/conftest.py`` has set up the temp ``AIRFLOW_HOME`` (pytest loads the
-conftest first, so a plain import at the top of a test module is fine).
+Import this module after ``tests.helpers`` has set up the temp ``AIRFLOW_HOME`` (``tests/conftest.py`` imports
+it and pytest loads the conftest first, so a plain import at the top of a test module is fine).
 """
 
 from __future__ import annotations
