@@ -42,7 +42,7 @@ def _loop_asks_next_poke_interval() -> bool:
     ``_get_next_poke_interval(started_at, run_duration, poke_count)`` how long to sleep (poke mode) and when
     to reschedule (reschedule mode), with that signature on every version this package supports (2.11 and
     3.0-3.3, read in their sources). The override below exists only where that holds; on any other version
-    the pokes fall back to Airflow's own interval, and ``tests/integration/test_sensor_waits.py`` proves on
+    the pokes fall back to Airflow's own interval, and ``tests/sensors/test_sensor_waits.py`` proves on
     every leg of the version matrix that the loop follows the override.
     """
     from packaging.version import Version

@@ -2,7 +2,7 @@
 
 Airflow reads ``AIRFLOW_HOME`` and its settings once, when it is first imported, so a process that wants
 its own home sets it up before that: either in its own environment (:meth:`AirflowHome.activate`, as the
-test suite's ``conftest.py`` does) or in the environment of the Airflow processes it starts
+test suite's ``tests/helpers.py`` does) or in the environment of the Airflow processes it starts
 (:meth:`AirflowHome.env`, as the benchmarks and ``make demo`` do)::
 
     home = AirflowHome.temporary()        # a new temp dir with a dags/ folder, SQLite in it

@@ -35,11 +35,11 @@ class NoAirflow:
             raise ImportError(f"blocked: {name}")
 
 sys.meta_path.insert(0, NoAirflow())
-import airflow_provider_trafficstars.client._client as client
+import airflow_provider_trafficstars.client as client
 names = [m.name for m in pkgutil.walk_packages(client.__path__, client.__name__ + ".")]
 for name in names:
     importlib.import_module(name)
-from airflow_provider_trafficstars.client._client import TrafficStarsClient, errors
+from airflow_provider_trafficstars.client import TrafficStarsClient, errors
 print(json.dumps({
     "modules": names,
     "airflow": sorted(m for m in sys.modules if m == "airflow" or m.startswith("airflow.")),
@@ -63,7 +63,7 @@ def test_the_glue_roots_the_client_errors_under_airflow_exception() -> None:
     from airflow.providers.common.compat.sdk import AirflowException
 
     from airflow_provider_trafficstars import exceptions
-    from airflow_provider_trafficstars.client._client import errors
+    from airflow_provider_trafficstars.client import errors
 
     assert exceptions.TrafficStarsApiError is errors.TrafficStarsApiError  # one tree, not a copy
     for name in exceptions.__all__:
@@ -100,7 +100,7 @@ def _imports(path: Path) -> set[str]:
 def test_sensors_and_triggers_share_checks_and_never_import_each_other(side: str, other: str) -> None:
     imported = set().union(*(_imports(f) for f in (PACKAGE / side).glob("*.py")))
     assert not {m for m in imported if m.startswith(f"airflow_provider_trafficstars.{other}")}
-    assert "airflow_provider_trafficstars.client._client._checks" in imported
+    assert "airflow_provider_trafficstars.client._checks" in imported
 
 
 def _readme_paths() -> list[str]:

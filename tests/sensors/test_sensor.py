@@ -136,7 +136,7 @@ def test_the_poke_hook_does_not_retry(ts_conn: str) -> None:
 
     sensor = TrafficStarsSessionSensor(task_id="s", poke_interval=1)
     assert sensor.hook.get_conn().config.max_retries == 0
-    assert TrafficStarsHook().client.config.max_retries == 5  # the connection's default elsewhere
+    assert TrafficStarsHook().get_conn().config.max_retries == 5  # the connection's default elsewhere
 
 
 # -- a rejected key ------------------------------------------------------------------------------
