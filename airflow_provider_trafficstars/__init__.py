@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from airflow_provider_trafficstars.exceptions import (
         TrafficStarsApiError,
         TrafficStarsAuthError,
+        TrafficStarsBudgetError,
         TrafficStarsConfigError,
         TrafficStarsCoverageError,
         TrafficStarsDataError,
