@@ -16,10 +16,11 @@ spent within ``hold`` seconds, so a process killed while it holds budget strands
 ``hold + period + margin``; when the holder comes back for more it rewrites its previous grant to what it
 really spent (the time of its last call and their number), giving the rest back at once.
 
-Fairness: every process that asks is listed in ``claims`` with when it last asked; those that asked within a
-``hold`` are active. A grant is at most ``limit / (SHARES * active)`` calls, and no claimant holds more than
-``limit / active`` of one window while others ask, so N tasks take turns in small batches and progress
-together, while one task alone takes a quarter of the window per visit.
+Fairness: every process that asks is listed in ``claims`` with when it last asked and how many calls it got;
+those that asked within a ``hold`` are active. A grant is at most ``limit / (SHARES * active)`` calls, no
+claimant holds more than ``limit / active`` of one window while others ask, and none gets more while it is a
+batch ahead of the slowest active one: N tasks take turns in small batches and progress together, while one
+task alone takes a quarter of the window per visit.
 """
 
 from __future__ import annotations
@@ -96,13 +97,15 @@ class BudgetRules:
 
 @dataclass
 class Record:
-    """The shared record: grants ``[holder, latest, calls]`` and claimants ``{holder: last asked}``."""
+    """The shared record: grants ``[holder, latest, calls]`` and claimants ``{holder: [last asked, calls got]}``."""
 
     grants: list[tuple[str, float, int]] = field(default_factory=list)
-    claims: dict[str, float] = field(default_factory=dict)
+    claims: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"grants": [list(g) for g in self.grants], "claims": self.claims})
+        return json.dumps(
+            {"grants": [list(g) for g in self.grants], "claims": {h: list(c) for h, c in self.claims.items()}}
+        )
 
     @classmethod
     def parse(cls, raw: object) -> Record:
@@ -112,7 +115,7 @@ class Record:
         try:
             data = json.loads(raw)
             grants = [(str(h), float(t), int(n)) for h, t, n in data.get("grants", [])]
-            claims = {str(h): float(t) for h, t in dict(data.get("claims", {})).items()}
+            claims = {str(h): (float(t), int(n)) for h, (t, n) in dict(data.get("claims", {})).items()}
         except (ValueError, TypeError, AttributeError, RecursionError):
             return cls()
         return cls([g for g in grants if g[2] > 0 and math.isfinite(g[1])], claims)
@@ -137,20 +140,32 @@ def reserve(record: Record, rules: BudgetRules, me: str, now: float, spent: Spen
     """
     _settle(record, me, spent)
     record.grants = [g for g in record.grants if g[1] + rules.span > now]
-    record.claims = {h: t for h, t in record.claims.items() if t + rules.span > now and h != me}
-    record.claims[me] = now
-    free = rules.limit - sum(g[2] for g in record.grants)
+    mine_before = record.claims.get(me)
+    record.claims = {h: c for h, c in record.claims.items() if c[0] + rules.span > now and h != me}
     # Claimants that asked within a hold are the ones wanting calls now (a waiter asks again at least that often).
-    active = sum(1 for t in record.claims.values() if t + rules.hold_for >= now)
+    others = [n for t, n in record.claims.values() if t + rules.hold_for >= now]
+    active = len(others) + 1
+    behind = min(others, default=0)
+    # A newcomer starts at most one window behind the others: it catches up with those that started just
+    # before it (a barrier), but does not stall a task that has run for hours.
+    got = mine_before[1] if mine_before is not None else max(0, behind - rules.limit)
+    free = rules.limit - sum(g[2] for g in record.grants)
     # Rounded down: N claimants that each take ceil(limit / N) overshoot the window, and the last one to ask
     # falls a window behind. Rounding down leaves at most N - 1 calls of a window unused while N ask at once.
     fair = max(1, rules.limit // active)
+    batch = max(1, math.ceil(rules.limit / (SHARES * active)))
     mine = [g for g in record.grants if g[0] == me]
     room = min(free, fair - sum(g[2] for g in mine))
+    if others and got >= behind + batch:
+        # Ahead of the slowest claimant by a batch: let it catch up (it asks again within a hold).
+        record.claims[me] = (now, got)
+        return 0, rules.hold_for / 2
     if room >= 1:
-        granted = min(room, max(1, math.ceil(rules.limit / (SHARES * active))))
+        granted = min(room, batch)
         record.grants.append((me, now + rules.hold_for, granted))
+        record.claims[me] = (now, got + granted)
         return granted, 0.0
+    record.claims[me] = (now, got)
     # Full, or my fair share of the window is taken while others wait: until my (or the) oldest grant leaves.
     oldest = min(g[1] for g in (mine if free >= 1 else record.grants))
     return 0, max(oldest + rules.span - now, 0.01)

@@ -212,7 +212,7 @@ def no_contention(emu_url: str, key: str, env: dict[str, str], calls: int = 500)
         env=env,
         cwd=REPO,
         check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
         timeout=600,
     ).stdout
@@ -257,10 +257,13 @@ def scenarios(work: Path, db_url: str, *, scale: float, quick: bool = False) -> 
         env = budget_env(home, db_url, emu.url, key, rate_limit=100)
         migrate(env)
         calls = 10 if quick else 40
+        print("8 processes at a barrier ...", file=sys.stderr, flush=True)
         out["barrier"] = run_round(env, emu.url, processes=8, calls=calls, limit=100, scale=scale)
         out["barrier_old"] = run_round(env, emu.url, processes=8, calls=calls, limit=100, scale=scale, mode="process")
+        print(f"{out['barrier']}\n{out['barrier_old']}\na killed holder ...", file=sys.stderr, flush=True)
         out["killed"] = run_round(env, emu.url, processes=3, calls=25, limit=100, scale=scale, kill_one=True)
-        solo_env = budget_env(home, db_url, emu.url, key, rate_limit=1_000_000)
+        print(f"{out['killed']}\nno contention ...", file=sys.stderr, flush=True)
+        solo_env = budget_env(home, db_url, emu.url, key, rate_limit=100_000)
         EmulatorProcess.control(emu.url, "rate_limit", {})
         out["solo"] = no_contention(emu.url, key, solo_env, calls=100 if quick else 500)
     return out

@@ -48,8 +48,9 @@ def test_a_lone_claimant_gets_a_quarter_of_the_window_per_visit_then_waits_for_t
 def test_settling_a_grant_gives_back_what_was_not_spent_at_once() -> None:
     record = Record()
     reserve(record, RULES, "a", 1_000.0, None)
-    while reserve(record, RULES, "a", 1_000.0, None)[0] or reserve(record, RULES, "b", 1_000.0, None)[0]:
-        pass
+    for _ in range(50):
+        reserve(record, RULES, "a", 1_000.0, None)
+        reserve(record, RULES, "b", 1_000.0, None)
     assert sum(g[2] for g in record.grants) == 100 and reserve(record, RULES, "c", 1_001.0, None)[0] == 0
     # "a" spent 5 of its first 25, the last at 1002: 20 come back at once, and its 5 count from 1002 on.
     reserve(record, RULES, "a", 1_003.0, Spent(1_010.0, 5, 1_002.0))
@@ -57,14 +58,23 @@ def test_settling_a_grant_gives_back_what_was_not_spent_at_once() -> None:
     assert reserve(record, RULES, "c", 1_003.0, None)[0] >= 1
 
 
-def test_no_claimant_takes_more_than_its_share_of_a_window_while_others_ask() -> None:
+def test_no_claimant_runs_ahead_of_the_slowest_while_it_asks() -> None:
     record = Record()
-    reserve(record, RULES, "b", 1_000.0, None)
+    first = reserve(record, RULES, "b", 1_000.0, None)[0]
     taken = 0
     while (granted := reserve(record, RULES, "a", 1_000.0, None)[0]) > 0:
         taken += granted
-    assert taken == 50  # two active claimants: half each
-    assert reserve(record, RULES, "b", 1_001.0, None)[0] >= 1  # the other still gets its turn
+    batch = -(-100 // (SHARES * 2))
+    assert first == 25 and taken <= first + 2 * batch  # "a" stops a batch ahead of "b" (25 + 13 + 13 at most)
+    granted, wait = reserve(record, RULES, "a", 1_000.0, None)
+    assert granted == 0 and wait <= RULES.hold_for  # it asks again soon: "b" is about to catch up
+    assert reserve(record, RULES, "b", 1_001.0, None)[0] >= 1  # the slowest gets its turn
+
+
+def test_a_newcomer_starts_at_most_one_window_behind() -> None:
+    record = Record(claims={"old": (1_000.0, 5_000)})
+    assert reserve(record, RULES, "new", 1_000.0, None)[0] >= 1
+    assert record.claims["new"][1] >= 5_000 - 100  # it does not stall "old" for 49 windows
 
 
 def test_grants_shrink_with_the_number_of_claimants() -> None:
