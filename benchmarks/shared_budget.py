@@ -299,8 +299,23 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     ]  # fmt: skip
 
 
+def deploy_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Rows of (a): the LocalExecutor deployment."""
+    ours, naive = d["ours"], d["naive"]
+    bound = 1.05 * ours["calls"] / 100 * 60 + 15
+    label = "scheduler + LocalExecutor on PostgreSQL, 4 tasks x 90 days, 100 calls / 60 s"
+    return [
+        ("16a", label, "run state / answers of 429", f"{ours['state']} / {ours['answers_429']}",
+         f"{naive['state']} / {naive['answers_429']} (rate_limit 0 = the old limiter: 90 < 100 per process)"),
+        ("16a", "", f"wall time, queued to end (goal <= {bound:.0f} s)", f"{ours['seconds']:.1f} s ({ours['calls']} calls)",
+         f"{naive['seconds']:.1f} s ({naive['calls']} calls)"),
+        ("16a", "", "token requests", str(ours["token_requests"]), str(naive["token_requests"])),
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--deploy", action="store_true", help="only (a): a scheduler with the LocalExecutor")
     parser.add_argument("--scale", type=float, default=1.0, help="window scale (1: the real 60 s)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
@@ -309,6 +324,9 @@ def main() -> None:
     from benchmarks.run import table
 
     work = Path(tempfile.mkdtemp(prefix="ts-budget-"))
+    if args.deploy:
+        print(table(deploy_rows(local_executor_scenario(work))))
+        return
     if args.db == "postgres":
         with postgres_database() as url:
             r = scenarios(work, url, scale=args.scale, quick=args.quick)
@@ -323,3 +341,65 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["solo"]:
         sys.exit(solo(int(sys.argv[2])))
     main()
+
+
+# -- (a) a real scheduler with the LocalExecutor --------------------------------------------------
+DEPLOY_DAGS = REPO / "benchmarks" / "dags" / "ts_budget_reports.py"
+
+
+def local_executor_scenario(work: Path, db: str = "postgres") -> dict[str, Any]:
+    """A scheduler + LocalExecutor (+ api-server, dag-processor) on PostgreSQL, started and stopped here.
+
+    Runs ``ts_budget_reports`` (4 tasks x 90 calls, the account's budget) and then ``ts_budget_reports_naive``
+    (rate_limit 0: the old per-process limiter never limited 90 calls) against the emulator at 100 calls / 60 s.
+    """
+    from benchmarks.celery_cluster import CeleryDeployment
+    from benchmarks.common import conn_json as cj
+    from benchmarks.common import postgres_database
+
+    class LocalDeployment(CeleryDeployment):
+        def start(self, dag_files: list[Path], *, migrated: bool = False, timeout: float = 300) -> dict[str, float]:
+            import shutil
+
+            started = time.perf_counter()
+            (self.home / "logs").mkdir(parents=True, exist_ok=True)
+            (self.home / "dags").mkdir(parents=True, exist_ok=True)
+            for f in dag_files:
+                shutil.copyfile(f, self.home / "dags" / f.name)
+            migrate(self.env)
+            self._spawn("api-server", self._airflow("api-server", "-H", "127.0.0.1", "-p", str(self.port), "-w", "1"))
+            self._spawn("scheduler", self._airflow("scheduler", "--skip-serve-logs"))
+            self._spawn("dag-processor", self._airflow("dag-processor"))
+            deadline = time.monotonic() + timeout
+            wanted = {"ts_budget_reports", "ts_budget_reports_naive"}
+            self._wait(lambda: wanted <= self._parsed(), deadline, "DAGs not parsed")
+            self._cli("dags", "unpause", "-y", "--treat-dag-id-as-regex", "^ts_budget_reports")
+            self._wait(self._healthy, deadline, "the api-server did not become healthy")
+            return {"start": time.perf_counter() - started}
+
+    key = new_api_key()
+    home = work / "local"
+    home.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    with EmulatorProcess(key, workdir=work) as emu, postgres_database() as db_url:
+        deployment = LocalDeployment(home, db_url, emu, key)
+        deployment.env["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
+        deployment.env["AIRFLOW__CORE__PARALLELISM"] = "8"
+        deployment.env["AIRFLOW_CONN_TRAFFICSTARS_DEFAULT"] = cj(emu.url, key, rate_limit=100)
+        deployment.env["AIRFLOW_CONN_TRAFFICSTARS_NAIVE"] = cj(emu.url, key, rate_limit=0)
+        emu.set_token_latency(0)
+        try:
+            out["start"] = deployment.start([DEPLOY_DAGS])
+            for name, dag_id in (("ours", "ts_budget_reports"), ("naive", "ts_budget_reports_naive")):
+                before = EmulatorProcess.stats_of(emu.url)
+                EmulatorProcess.control(emu.url, "rate_limit", {"requests": 100, "window": 60.0})
+                run = deployment.run(dag_id, timeout=900)
+                after = EmulatorProcess.stats_of(emu.url)
+                run["calls"] = sum(after["counts"].values()) - sum(before["counts"].values())
+                run["answers_429"] = after["answers_429"] - before["answers_429"]
+                run.pop("emulator", None)
+                out[name] = run
+                time.sleep(62)  # the next run starts on an empty window
+        finally:
+            deployment.stop()
+    return out
