@@ -307,7 +307,8 @@ def deploy_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     return [
         ("16a", label, "run state / answers of 429", f"{ours['state']} / {ours['answers_429']}",
          f"{naive['state']} / {naive['answers_429']} (rate_limit 0 = the old limiter: 90 < 100 per process)"),
-        ("16a", "", f"wall time, queued to end (goal <= {bound:.0f} s)", f"{ours['seconds']:.1f} s ({ours['calls']} calls)",
+        ("16a", "", f"wall time, queued to end (goal <= {bound:.0f} s)",
+         f"{ours['seconds']:.1f} s ({ours['calls']} calls)",
          f"{naive['seconds']:.1f} s ({naive['calls']} calls)"),
         ("16a", "", "token requests", str(ours["token_requests"]), str(naive["token_requests"])),
     ]  # fmt: skip
