@@ -336,14 +336,6 @@ def main() -> None:
     print(table(rows(r)))
 
 
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["worker"]:
-        sys.exit(worker())
-    if sys.argv[1:2] == ["solo"]:
-        sys.exit(solo(int(sys.argv[2])))
-    main()
-
-
 # -- (a) a real scheduler with the LocalExecutor --------------------------------------------------
 DEPLOY_DAGS = REPO / "benchmarks" / "dags" / "ts_budget_reports.py"
 
@@ -404,3 +396,11 @@ def local_executor_scenario(work: Path, db: str = "postgres") -> dict[str, Any]:
         finally:
             deployment.stop()
     return out
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["worker"]:
+        sys.exit(worker())
+    if sys.argv[1:2] == ["solo"]:
+        sys.exit(solo(int(sys.argv[2])))
+    main()
