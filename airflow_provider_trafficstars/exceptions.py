@@ -13,6 +13,7 @@ from airflow.providers.common.compat.sdk import AirflowException
 from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
+    TrafficStarsBudgetError,
     TrafficStarsConfigError,
     TrafficStarsCoverageError,
     TrafficStarsDataError,
@@ -32,6 +33,7 @@ root_under(AirflowException)
 __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
+    "TrafficStarsBudgetError",
     "TrafficStarsConfigError",
     "TrafficStarsCoverageError",
     "TrafficStarsDataError",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_trafficstars.client.auth._token import AccessToken
+from airflow_provider_trafficstars.client.cache._budget import budget_key
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache, VariableTokenCache
 from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
 from airflow_provider_trafficstars.client.http._answers import json_body
@@ -60,6 +61,9 @@ class TrafficStarsHook(BaseHook):
     :param sleep: the wait between retries (tests inject one).
     :param max_retries: overrides the connection extra ``max_retries`` (a sensor poke uses 0: the next
         poke is its retry).
+    :param wait_for_budget: wait for the account's call budget inside a call (within its ``backoff_budget``);
+        False (a trigger) raises :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsBudgetError` with
+        the wait instead, so that the wait happens outside the call.
     """
 
     conn_name_attr = "trafficstars_conn_id"
@@ -75,6 +79,7 @@ class TrafficStarsHook(BaseHook):
         clock: Callable[[], DateTime] | None = None,
         sleep: Callable[[float], None] | None = None,
         max_retries: int | None = None,
+        wait_for_budget: bool = True,
     ) -> None:
         super().__init__()
         if max_retries is not None and max_retries < 0:
@@ -84,6 +89,7 @@ class TrafficStarsHook(BaseHook):
         self._clock = clock
         self._sleep = sleep
         self._max_retries = max_retries
+        self._wait_for_budget = wait_for_budget
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(trafficstars_conn_id={self.trafficstars_conn_id!r})"
@@ -98,9 +104,13 @@ class TrafficStarsHook(BaseHook):
         return _compat.get_connection(conn_id)
 
     @classmethod
-    def for_polls(cls, conn_id: str) -> TrafficStarsHook:
-        """Return the hook of a sensor's pokes and a trigger's polls: no retries inside one, the next is the retry."""
-        return cls(conn_id, max_retries=0)
+    def for_polls(cls, conn_id: str, *, wait_for_budget: bool = True) -> TrafficStarsHook:
+        """Return the hook of a sensor's pokes and a trigger's polls: no retries inside one, the next is the retry.
+
+        :param wait_for_budget: False for a trigger: the triggerer's threads are shared by every trigger, so a
+            poll without budget raises a transient error carrying the wait, which the trigger awaits.
+        """
+        return cls(conn_id, max_retries=0, wait_for_budget=wait_for_budget)
 
     def _config(self) -> tuple[ClientConfig, str]:
         conn = self.get_connection(self.trafficstars_conn_id)
@@ -115,7 +125,10 @@ class TrafficStarsHook(BaseHook):
         _compat.mask_secret(config.api_key)
         if cache is None:
             cache = self._token_cache or VariableTokenCache(variable, _compat.get_variable_store())
-        kwargs: dict[str, Any] = {"on_secret": _compat.mask_secret}
+        kwargs: dict[str, Any] = {"on_secret": _compat.mask_secret, "wait_for_budget": self._wait_for_budget}
+        if isinstance(cache, VariableTokenCache):
+            # The account's call budget lives beside its token, in a Variable of its own: every process shares it.
+            kwargs["budget_store"] = VariableTokenCache(budget_key(config.fingerprint), _compat.get_variable_store())
         if self._clock is not None:
             kwargs["clock"] = self._clock
         if self._sleep is not None:

@@ -23,7 +23,7 @@ from pendulum import DateTime
 from airflow_provider_trafficstars.client._checks import Check, check_seconds, classify, to_event
 from airflow_provider_trafficstars.client.auth._token import utcnow
 from airflow_provider_trafficstars.client.http._waits import next_poll_delay
-from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError, TrafficStarsError
+from airflow_provider_trafficstars.exceptions import TrafficStarsBudgetError, TrafficStarsConfigError, TrafficStarsError
 
 
 def parse_deadline(value: str | float | DateTime | None) -> DateTime | None:
@@ -92,7 +92,7 @@ class TrafficStarsPollingTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook  # not at the triggerer's start
 
-        hook = TrafficStarsHook.for_polls(self.conn_id)
+        hook = TrafficStarsHook.for_polls(self.conn_id, wait_for_budget=False)
         # Not thread-sensitive: several triggers poll at once; the client's process lock and the lease
         # make them share one renewal, exactly as tasks in worker threads do.
         check = sync_to_async(self.check.run, thread_sensitive=False)
@@ -108,6 +108,10 @@ class TrafficStarsPollingTrigger(BaseTrigger):
                     missing = TrafficStarsConfigError(f"The connection {self.conn_id!r} is not defined.")
                     yield TriggerEvent({"status": "error", "error": to_event(missing)})
                     return
+                except TrafficStarsBudgetError as exc:
+                    # Not trouble: the account's budget is in use by others. Waited below, asynchronously.
+                    problem, last_problem = exc, f"waiting {exc.wait:.1f} s for the account's call budget"
+                    self.log.info("TrafficStars: %s (poll %d).", last_problem, polls)
                 except TrafficStarsError as exc:
                     if classify(exc) != "not_yet":
                         yield TriggerEvent({"status": "error", "error": to_event(exc)})
