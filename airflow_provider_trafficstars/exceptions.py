@@ -24,9 +24,9 @@ from airflow_provider_trafficstars.client.errors import (
     TrafficStarsRedirectError,
     TrafficStarsResponseCheckError,
     TrafficStarsTransportError,
-    is_transient,
     root_under,
 )
+from airflow_provider_trafficstars.client.http._retry import is_transient
 
 root_under(AirflowException)
 

@@ -24,9 +24,9 @@ from airflow_provider_trafficstars.client.errors import (
     TrafficStarsAuthError,
     TrafficStarsConfigError,
     TrafficStarsError,
-    is_transient,
 )
 from airflow_provider_trafficstars.client.http._answers import INFO_PATH
+from airflow_provider_trafficstars.client.http._retry import is_transient
 
 
 class Source(Protocol):

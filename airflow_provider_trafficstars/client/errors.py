@@ -11,20 +11,14 @@ from typing import Any
 
 
 class _Root(Exception):
-    """The tree's root until the Airflow glue roots it under ``AirflowException`` (:func:`root_under`).
-
-    A class of its own, not ``Exception``, so that its instances have the layout of an ``AirflowException``
-    subclass and Python accepts the new base.
-    """
+    """The root until :func:`root_under`; not ``Exception`` itself, whose layout Python won't swap for
+    ``AirflowException``'s."""
 
 
 class TrafficStarsError(_Root):
-    """Base class of every error raised by this provider.
-
-    A plain ``Exception`` for code that uses the client without Airflow; an ``AirflowException`` as soon as
-    :mod:`airflow_provider_trafficstars.client.errors` is imported (every hook, operator, sensor and trigger
-    imports it), so ``except AirflowException`` catches every TrafficStars error in a task.
-    """
+    """Base class of every error raised by this provider: a plain ``Exception`` without Airflow, an
+    ``AirflowException`` once :mod:`airflow_provider_trafficstars.exceptions` is imported (every hook,
+    operator, sensor and trigger imports it)."""
 
 
 class TrafficStarsConfigError(TrafficStarsError, ValueError):
@@ -232,24 +226,10 @@ class TrafficStarsResponseCheckError(TrafficStarsApiError):
 
 
 def root_under(base: type[Exception]) -> None:
-    """Make ``base`` (Airflow's ``AirflowException``) the base of :class:`TrafficStarsError`; idempotent.
-
-    The one place that ties the client's errors to Airflow: :mod:`airflow_provider_trafficstars.exceptions`
-    calls it.
-    """
+    """Make ``base`` the base of :class:`TrafficStarsError` (idempotent): the one tie of these errors to
+    Airflow, called by :mod:`airflow_provider_trafficstars.exceptions` with ``AirflowException``."""
     if TrafficStarsError.__bases__ != (base,):
         TrafficStarsError.__bases__ = (base,)
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx, no call budget yet."""
-    if isinstance(exc, TrafficStarsBudgetError):
-        return True
-    if isinstance(exc, TrafficStarsTransportError):
-        return exc.kind != "tls"  # a TLS handshake failure is a configuration error, not bad luck
-    if isinstance(exc, TrafficStarsApiError) and exc.status_code is not None:
-        return exc.status_code == 429 or exc.status_code >= 500
-    return False
 
 
 __all__ = [
@@ -265,6 +245,5 @@ __all__ = [
     "TrafficStarsRedirectError",
     "TrafficStarsResponseCheckError",
     "TrafficStarsTransportError",
-    "is_transient",
     "root_under",
 ]

@@ -33,6 +33,7 @@ from airflow_provider_trafficstars.client.errors import (
 )
 from airflow_provider_trafficstars.client.http._answers import parse_retry_after
 from airflow_provider_trafficstars.client.http._redaction import body_excerpt
+from airflow_provider_trafficstars.client.http._retry import retryable
 from airflow_provider_trafficstars.client.http._waits import Backoff
 
 log = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ class Transport:
             _read_within(resp, deadline, has_body=method != "HEAD" and resp.status_code not in (204, 304))
         except (requests.RequestException, urllib3.exceptions.HTTPError, _DeadlineExceeded) as exc:
             error = self.transport_error(transport_kind(exc), method, path)
-            if error.kind == "connect" or (error.kind != "tls" and idempotent):
+            if retryable(kind=error.kind, idempotent=idempotent):
                 raise _Retryable(error=error) from None
             raise error from None
         if 300 <= resp.status_code < 400:
@@ -197,7 +198,7 @@ class Transport:
                 endpoint=path,
                 location_host=target,
             )
-        if resp.status_code == 429 or (resp.status_code >= 500 and idempotent):
+        if retryable(status_code=resp.status_code, idempotent=idempotent):
             raise _Retryable(
                 response=resp, retry_after=parse_retry_after(resp.headers.get("Retry-After"), self._clock())
             )

@@ -25,7 +25,7 @@ from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
 from airflow_provider_trafficstars.client.http._waits import next_poll_delay
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsBudgetError, is_transient
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-from tests.fakes import FakeTime
+from tests.helpers import FakeTime
 
 REPORT = "/v1.1/advertiser/custom/report/by-day"
 QUERY = {"date_from": "2026-01-01", "date_to": "2026-01-01"}

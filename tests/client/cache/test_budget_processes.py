@@ -17,8 +17,7 @@ import pytest
 from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from benchmarks.common import EmulatorProcess
 from benchmarks.shared_budget import budget_env, run_round
-from tests.conftest import HOME
-from tests.fakes import new_api_key
+from tests.helpers import HOME, new_api_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCALE = 0.05  # a 3 s window
