@@ -104,11 +104,7 @@ class TrafficStarsClient:
                 store, rules, exclusive=lease.exclusive, clock=lambda: clock().timestamp(), sleep=sleep
             )
         self._transport = Transport(
-            config.base_url,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            backoff=config.backoff,
-            backoff_budget=config.backoff_budget,
+            config,
             sleep=sleep,
             clock=clock,
             secrets=lambda: (config.api_key, self._token.access_token if self._token else None),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from airflow_provider_trafficstars.client.auth._token import fingerprint
 from airflow_provider_trafficstars.client.cache._budget import DEFAULT_CALLS, DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.client.cache._lease import LeaseTimings
-from airflow_provider_trafficstars.client.http._waits import RATE_WINDOW, Backoff
+from airflow_provider_trafficstars.client.http._waits import Backoff
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,6 @@ class ClientConfig:
     :param backoff_base: first backoff wait in seconds; exponential with jitter.
     :param backoff_max: longest single backoff wait in seconds.
     :param backoff_budget: most seconds one call may take, all attempts and waits together.
-    :param rate_window: seconds after which the server's full rate-limit window has surely rolled over: the
-        retries after a 429 without ``Retry-After`` reach past it (see :mod:`~.http._waits`).
     :param single_flight: renew a stale token in one process while the others wait for it.
     :param lease: the delays of that lease.
     :param rate_limit: calls per ``rate_period`` the account may receive, all processes together (0: no limit).
@@ -40,17 +38,22 @@ class ClientConfig:
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     backoff_budget: float = 120.0
-    rate_window: float = RATE_WINDOW
     single_flight: bool = True
     lease: LeaseTimings = field(default_factory=LeaseTimings)
     rate_limit: int = DEFAULT_CALLS
     rate_period: float = PERIOD
     rate_margin: float = DEFAULT_MARGIN
-    report_timezone: str = "UTC"  # [i11]
+    report_timezone: str = "UTC"
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.base_url, self.api_key)
+
+    @property
+    def rate_window(self) -> float:
+        """Seconds after which the server's rate-limit window has surely rolled over (its period and our
+        margin: the one window of the budget and of the retries after a 429 without ``Retry-After``)."""
+        return self.rate_period + self.rate_margin
 
     @property
     def backoff(self) -> Backoff:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -35,6 +35,9 @@ from airflow_provider_trafficstars.client.http._answers import parse_retry_after
 from airflow_provider_trafficstars.client.http._redaction import body_excerpt
 from airflow_provider_trafficstars.client.http._retry import retryable
 from airflow_provider_trafficstars.client.http._waits import Backoff
+
+if TYPE_CHECKING:
+    from airflow_provider_trafficstars.client._config import ClientConfig
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +104,9 @@ def transport_kind(exc: BaseException) -> str:
 class Transport:
     """Send calls to one base URL with bounded retries; see the module docstring for the rules.
 
-    :param base_url: where the calls go (for messages).
-    :param timeout: seconds one attempt may take, from connect to the last byte.
-    :param max_retries: retries after the first attempt.
-    :param backoff: how long to wait before each retry.
-    :param backoff_budget: most seconds one call may take, all attempts and waits together.
+    :param config: the client's settings: ``base_url`` (for messages), ``timeout`` (seconds one attempt may
+        take, from connect to the last byte), ``max_retries``, ``backoff`` and ``backoff_budget`` (most
+        seconds one call may take, all attempts and waits together).
     :param sleep: the wait between attempts (tests inject one).
     :param clock: the current UTC time (an HTTP-date Retry-After is relative to it).
     :param secrets: returns the values to scrub from error excerpts.
@@ -115,34 +116,31 @@ class Transport:
 
     def __init__(
         self,
-        base_url: str,
+        config: ClientConfig,
         *,
-        timeout: float,
-        max_retries: int,
-        backoff: Backoff,
-        backoff_budget: float,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], DateTime] = utcnow,
         secrets: Callable[[], Iterable[str | None]] = lambda: (),
         before_attempt: Callable[[str, str, float], None] | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        self.base_url = base_url
-        self.timeout = timeout
+        self.base_url = config.base_url
+        self.timeout = config.timeout
         self.session = session or requests.Session()
         self._secrets = secrets
         self._clock = clock
         self._before_attempt = before_attempt
         self._retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Retryable),
-            stop=tenacity.stop_after_attempt(max_retries + 1) | tenacity.stop_before_delay(backoff_budget),
-            wait=_Wait(backoff),
+            stop=tenacity.stop_after_attempt(config.max_retries + 1)
+            | tenacity.stop_before_delay(config.backoff_budget),
+            wait=_Wait(config.backoff),
             sleep=sleep,
             before_sleep=self._log_retry,
             reraise=True,
         )
-        self._max_retries = max_retries
-        self._backoff_budget = backoff_budget
+        self._max_retries = config.max_retries
+        self._backoff_budget = config.backoff_budget
 
     def send(
         self, method: str, url: str, path: str, *, idempotent: bool, headers: Mapping[str, str], **kwargs: Any

@@ -37,7 +37,8 @@ def scaled_config() -> dict[str, float | int]:
         "backoff_base": defaults.backoff_base * SCALE,
         "backoff_max": defaults.backoff_max * SCALE,
         "backoff_budget": defaults.backoff_budget * SCALE,
-        "rate_window": (PERIOD + DEFAULT_MARGIN) * SCALE,
+        "rate_period": PERIOD * SCALE,
+        "rate_margin": DEFAULT_MARGIN * SCALE,
         "max_retries": defaults.max_retries,
         "rate_limit": 0,  # no client-side limiter: each process needs 35 calls, under any per-process limit
     }
