@@ -30,6 +30,7 @@ from airflow_provider_trafficstars.client.cache._budget import (
 )
 from airflow_provider_trafficstars.client.cache._lease import SingleFlight, process_lock
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache
+from airflow_provider_trafficstars.client.campaigns._api import CampaignsApi
 from airflow_provider_trafficstars.client.errors import (
     TrafficStarsApiError,
     TrafficStarsAuthError,
@@ -52,11 +53,12 @@ from airflow_provider_trafficstars.client.http._urls import (
     join_endpoint,
     refuse_auth_path,
 )
+from airflow_provider_trafficstars.client.reports._api import ReportsApi
 
 log = logging.getLogger(__name__)
 
 
-class TrafficStarsClient:
+class TrafficStarsClient(ReportsApi, CampaignsApi):
     """Talk to the TrafficStars API with one shared, cached access token.
 
     :param config: connection settings.
@@ -258,6 +260,27 @@ class TrafficStarsClient:
         safe = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         kwargs = {"params": encode_params(params), "json": json, "data": data}
         return self._authorized(method, url, path, safe, check_headers(headers), kwargs)
+
+    def request_json(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send an authenticated call and return its parsed JSON answer, unwrapped (list endpoints wrap it as
+        ``{"response": ...}``, reports answer it bare).
+
+        :raises TrafficStarsApiError: for a non-2xx answer, or a 2xx answer whose body is not JSON.
+        """
+        payload = json_body(
+            self.request(method, endpoint, params=params, json=json, idempotent=idempotent), method, endpoint
+        )
+        if isinstance(payload, dict) and isinstance(payload.get("response"), (list, dict)):
+            return payload["response"]
+        return payload
 
     def _authorized(
         self, method: str, url: str, path: str, safe: bool, headers: dict[str, str], kwargs: dict[str, Any]
