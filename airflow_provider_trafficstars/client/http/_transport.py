@@ -32,6 +32,7 @@ from airflow_provider_trafficstars.client.errors import (
     TrafficStarsTransportError,
 )
 from airflow_provider_trafficstars.client.http._answers import parse_retry_after
+from airflow_provider_trafficstars.client.http._reading import DeadlineExceeded, read_within, transport_kind
 from airflow_provider_trafficstars.client.http._redaction import body_excerpt
 from airflow_provider_trafficstars.client.http._retry import retryable
 from airflow_provider_trafficstars.client.http._waits import Backoff
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from airflow_provider_trafficstars.client._config import ClientConfig
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 65536
 
 
 class _Retryable(Exception):
@@ -59,10 +58,6 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-class _DeadlineExceeded(Exception):
-    """The attempt's deadline passed while the answer was still arriving."""
-
-
 class _Wait(tenacity.wait.wait_base):
     """Ask the one wait rule (:meth:`Backoff.wait`) how long to wait after the failed attempt."""
 
@@ -77,28 +72,6 @@ class _Wait(tenacity.wait.wait_base):
             status=None if response is None else response.status_code,
             retry_after=getattr(exc, "retry_after", None),
         )
-
-
-def transport_kind(exc: BaseException) -> str:
-    """Return ``"tls"``, ``"connect"`` (nothing was sent), ``"timeout"`` or ``"reset"`` for a transport error."""
-    if isinstance(exc, requests.exceptions.SSLError | urllib3.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, requests.ConnectTimeout):
-        return "connect"
-    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError | _DeadlineExceeded):
-        return "timeout"
-    # requests wraps urllib3's errors: walk the chain of reasons and causes and decide by type.
-    seen: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo:
-        current = todo.pop()
-        if not isinstance(current, BaseException) or current in seen or len(seen) > 20:
-            continue
-        seen.append(current)
-        if isinstance(current, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
-            return "connect"
-        todo.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
-    return "reset"
 
 
 class Transport:
@@ -179,8 +152,8 @@ class Transport:
             resp = self.session.request(
                 method, url, headers=headers, timeout=self.timeout, allow_redirects=False, stream=True, **kwargs
             )
-            _read_within(resp, deadline, has_body=method != "HEAD" and resp.status_code not in (204, 304))
-        except (requests.RequestException, urllib3.exceptions.HTTPError, _DeadlineExceeded) as exc:
+            read_within(resp, deadline, has_body=method != "HEAD" and resp.status_code not in (204, 304))
+        except (requests.RequestException, urllib3.exceptions.HTTPError, DeadlineExceeded) as exc:
             error = self.transport_error(transport_kind(exc), method, path)
             if retryable(kind=error.kind, idempotent=idempotent):
                 raise _Retryable(error=error) from None
@@ -246,32 +219,3 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _read_within(resp: requests.Response, deadline: float, *, has_body: bool = True) -> None:
-    """Read the whole body before ``deadline`` (each read waits at most the time left), or raise.
-
-    :param has_body: False for an answer that has none by definition (204, 304, a HEAD): whatever arrives
-        is read (so that the connection can be reused) and dropped.
-    """
-    raw = resp.raw
-    chunks: list[bytes] = []
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _DeadlineExceeded()
-            sock = getattr(getattr(raw, "connection", None), "sock", None)
-            if sock is not None:
-                sock.settimeout(left)
-            chunk = raw.read1(_CHUNK, decode_content=True) if hasattr(raw, "read1") else raw.read(_CHUNK)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except BaseException:
-        resp.close()
-        raise
-    resp._content = b"".join(chunks) if has_body else b""
-    resp._content_consumed = True  # type: ignore[attr-defined]
-    if hasattr(raw, "release_conn"):
-        raw.release_conn()
