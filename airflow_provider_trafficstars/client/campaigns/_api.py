@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_trafficstars.client._calls import JsonCalls
 from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
 from airflow_provider_trafficstars.client.errors import TrafficStarsConfigError
 
 
-class CampaignsApi:
+class CampaignsApi(JsonCalls):
     """Campaign and balance calls, mixed into :class:`~airflow_provider_trafficstars.client.TrafficStarsClient`."""
-
-    def request_json(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-    ) -> Any:
-        raise NotImplementedError  # the client's
 
     def get_campaign(self, campaign_id: int) -> dict[str, Any]:
         """Return one campaign (``GET /v1.1/campaigns/{id}``): ``id``, ``name``, ``status``, ``price``, ...

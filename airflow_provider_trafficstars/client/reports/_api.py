@@ -5,23 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from airflow_provider_trafficstars.client._calls import JsonCalls
 from airflow_provider_trafficstars.client.reports import _catalogue as reports
 from airflow_provider_trafficstars.client.reports import _schema as schema
 
 
-class ReportsApi:
+class ReportsApi(JsonCalls):
     """Report calls, mixed into :class:`~airflow_provider_trafficstars.client.TrafficStarsClient`."""
-
-    def request_json(
-        self,
-        method: str,
-        endpoint: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        idempotent: bool | None = None,
-    ) -> Any:
-        raise NotImplementedError  # the client's
 
     def get_report(
         self, report: str, *, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None
