@@ -281,7 +281,8 @@ class AccountBudget:
 
         Logs once per wait, with its expected length. Returns the seconds waited.
 
-        :raises BudgetWait: when the next wait would end past ``max_wait`` (0: never wait); nothing is taken.
+        :raises BudgetWait: when the next step of the wait (at most a hold) would end past ``max_wait`` (0: never
+            wait), with the expected wait; nothing is taken.
         """
         waited = 0.0
         logged = False
@@ -291,7 +292,10 @@ class AccountBudget:
                 if logged:
                     log.info("Got TrafficStars call budget after %.1f s.", waited)
                 return waited
-            if max_wait is not None and waited + wait > max_wait:
+            step = min(wait, self.rules.hold_for)
+            # The estimate counts grants not yet settled as spent until their hold ends: it is an upper
+            # bound. So a call gives up only when its next step would really pass its bound.
+            if max_wait is not None and waited + step > max_wait:
                 raise BudgetWait(wait)
             if not logged:
                 logged = True
@@ -302,7 +306,6 @@ class AccountBudget:
                     self.rules.period,
                     wait,
                 )
-            step = min(wait, self.rules.hold_for)
             self._sleep(step)
             waited += step
             with self._lock:
