@@ -299,7 +299,7 @@ def test_a_budget_wait_is_awaited_and_never_holds_the_triggerers_thread(
     from airflow_provider_trafficstars.client.cache._budget import Record, budget_key
 
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, rate_limit=2))
-    held = Record(grants=[("another-process", time.time() + 5, 2)], claims={"another-process": time.time()})
+    held = Record(grants=[("another-process", time.time() + 5, 2)], claims={"another-process": (time.time(), 2)})
     store.set(budget_key(fingerprint(emulator.url, api_key)), held.to_json())
     trigger = TrafficStarsSessionTrigger(poke_interval=0.1, timeout_at=deadline(3))
 

@@ -17,10 +17,10 @@ spent within ``hold`` seconds, so a process killed while it holds budget strands
 really spent (the time of its last call and their number), giving the rest back at once.
 
 Fairness: every process that asks is listed in ``claims`` with when it last asked and how many calls it got;
-those that asked within a ``hold`` are active. A grant is at most ``limit / (SHARES * active)`` calls, no
-claimant holds more than ``limit / active`` of one window while others ask, and none gets more while it is a
-batch ahead of the slowest active one: N tasks take turns in small batches and progress together, while one
-task alone takes a quarter of the window per visit.
+those that asked within a ``hold`` are active. A grant is at most ``limit / (SHARES * active)`` calls (a
+batch), and none gets more while it is a batch ahead of the slowest active one (a newcomer counts as at most
+half a window behind): N tasks take turns in small batches and progress together, while one task alone takes
+a quarter of the window per visit.
 """
 
 from __future__ import annotations
@@ -146,28 +146,23 @@ def reserve(record: Record, rules: BudgetRules, me: str, now: float, spent: Spen
     others = [n for t, n in record.claims.values() if t + rules.hold_for >= now]
     active = len(others) + 1
     behind = min(others, default=0)
-    # A newcomer starts at most one window behind the others: it catches up with those that started just
+    # A newcomer starts at most half a window behind the others: it catches up with those that started just
     # before it (a barrier), but does not stall a task that has run for hours.
-    got = mine_before[1] if mine_before is not None else max(0, behind - rules.limit)
+    got = mine_before[1] if mine_before is not None else max(0, behind - rules.limit // 2)
     free = rules.limit - sum(g[2] for g in record.grants)
-    # Rounded down: N claimants that each take ceil(limit / N) overshoot the window, and the last one to ask
-    # falls a window behind. Rounding down leaves at most N - 1 calls of a window unused while N ask at once.
-    fair = max(1, rules.limit // active)
     batch = max(1, math.ceil(rules.limit / (SHARES * active)))
-    mine = [g for g in record.grants if g[0] == me]
-    room = min(free, fair - sum(g[2] for g in mine))
     if others and got >= behind + batch:
-        # Ahead of the slowest claimant by a batch: let it catch up (it asks again within a hold).
+        # A batch ahead of the slowest claimant: let it catch up (it asks again within a hold), look again soon.
         record.claims[me] = (now, got)
-        return 0, rules.hold_for / 2
-    if room >= 1:
-        granted = min(room, batch)
+        return 0, min(1.0, rules.hold_for / 2)
+    if free >= 1:
+        granted = min(free, batch)
         record.grants.append((me, now + rules.hold_for, granted))
         record.claims[me] = (now, got + granted)
         return granted, 0.0
     record.claims[me] = (now, got)
-    # Full, or my fair share of the window is taken while others wait: until my (or the) oldest grant leaves.
-    oldest = min(g[1] for g in (mine if free >= 1 else record.grants))
+    # Full: until the oldest grant leaves the window.
+    oldest = min(g[1] for g in record.grants)
     return 0, max(oldest + rules.span - now, 0.01)
 
 
@@ -281,7 +276,8 @@ class AccountBudget:
 
         Logs once per wait, with its expected length. Returns the seconds waited.
 
-        :raises BudgetWait: when the next wait would end past ``max_wait`` (0: never wait); nothing is taken.
+        :raises BudgetWait: when the next step of the wait (at most a hold) would end past ``max_wait`` (0: never
+            wait), with the expected wait; nothing is taken.
         """
         waited = 0.0
         logged = False
@@ -291,7 +287,10 @@ class AccountBudget:
                 if logged:
                     log.info("Got TrafficStars call budget after %.1f s.", waited)
                 return waited
-            if max_wait is not None and waited + wait > max_wait:
+            step = min(wait, self.rules.hold_for)
+            # The estimate counts grants not yet settled as spent until their hold ends: it is an upper
+            # bound. So a call gives up only when its next step would really pass its bound.
+            if max_wait is not None and waited + step > max_wait:
                 raise BudgetWait(wait)
             if not logged:
                 logged = True
@@ -302,7 +301,6 @@ class AccountBudget:
                     self.rules.period,
                     wait,
                 )
-            step = min(wait, self.rules.hold_for)
             self._sleep(step)
             waited += step
             with self._lock:

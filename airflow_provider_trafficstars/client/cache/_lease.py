@@ -11,6 +11,9 @@ lapse. A waiter never trusts a time written by another machine: it watches the r
 lease unchanged for ``ttl`` seconds *on the waiter's own clock* is dead (its holder crashed); the waiter
 then takes it over by writing its own. A crashed holder therefore costs the others at most ``ttl`` plus a
 settle delay, whatever its clock said.
+
+The same lease guards any other record that several processes read, change and write back:
+:meth:`SingleFlight.exclusive` runs such a section (the account's call budget, :mod:`.budget`) while holding it.
 """
 
 from __future__ import annotations

