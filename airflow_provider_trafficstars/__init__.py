@@ -114,7 +114,7 @@ __all__ = [
 
 
 #: Modules of 0.1 that moved in 0.2 (the layout of client/ under thin Airflow glue) -> where their public
-#: names are now. ``import airflow_provider_trafficstars.client.auth._token`` still works, with a DeprecationWarning.
+#: names are now. ``import airflow_provider_trafficstars.token`` still works, with a DeprecationWarning.
 _MOVED: dict[str, str] = {
     "token": "client.auth",
     "token_cache": "client.cache",

@@ -47,7 +47,7 @@ def worker() -> int:
     settings = json.loads(sys.stdin.readline())
     scale = float(settings["scale"])
     hook = TrafficStarsHook(settings.get("conn_id", CONN_ID))
-    client = hook.client
+    client = hook.get_conn()
     assert client.budget is not None
     rules = BudgetRules(client.config.rate_limit, 60.0 * scale, max(2.0 * scale, 0.5))
     if settings["mode"] == "process":  # the old per-process limiter: a budget that only this process counts
@@ -227,7 +227,7 @@ def solo(calls: int) -> int:
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
     hook = TrafficStarsHook(CONN_ID)
-    client = hook.client
+    client = hook.get_conn()
     token = client.token().access_token
     raw = requests.Session()
     headers = {"Authorization": f"Bearer {token}"}
