@@ -37,7 +37,7 @@ WARMUP_KEY = "ts_bench_warmup"
 def _child(port: int) -> int:
     from airflow.models import Variable
 
-    from airflow_provider_trafficstars.client.cache._lease import LeaseTimings
+    from airflow_provider_trafficstars.client.cache._lease_record import LeaseTimings
     from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
 

@@ -39,8 +39,10 @@ REPORT = "/v1.1/advertiser/custom/report/by-day"
 # -- the process under test -----------------------------------------------------------------------
 def worker() -> int:
     from airflow_provider_trafficstars.client.auth._token import utcnow
-    from airflow_provider_trafficstars.client.cache._budget import AccountBudget, BudgetRules
-    from airflow_provider_trafficstars.client.cache._lease import LeaseTimings, SingleFlight
+    from airflow_provider_trafficstars.client.cache._budget import AccountBudget
+    from airflow_provider_trafficstars.client.cache._grants import BudgetRules
+    from airflow_provider_trafficstars.client.cache._lease import SingleFlight
+    from airflow_provider_trafficstars.client.cache._lease_record import LeaseTimings
     from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 

@@ -21,14 +21,10 @@ from pendulum import DateTime
 
 from airflow_provider_trafficstars.client._config import ClientConfig
 from airflow_provider_trafficstars.client.auth._token import AccessToken, utcnow
-from airflow_provider_trafficstars.client.cache._budget import (
-    AccountBudget,
-    BudgetRules,
-    BudgetStore,
-    BudgetWait,
-    budget_key,
-)
-from airflow_provider_trafficstars.client.cache._lease import SingleFlight, process_lock
+from airflow_provider_trafficstars.client.cache._budget import AccountBudget, BudgetStore, BudgetWait, budget_key
+from airflow_provider_trafficstars.client.cache._grants import BudgetRules
+from airflow_provider_trafficstars.client.cache._lease import SingleFlight
+from airflow_provider_trafficstars.client.cache._lease_record import process_lock
 from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache
 from airflow_provider_trafficstars.client.campaigns._api import CampaignsApi
 from airflow_provider_trafficstars.client.errors import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airflow_provider_trafficstars.client.auth._token import fingerprint
-from airflow_provider_trafficstars.client.cache._budget import DEFAULT_CALLS, DEFAULT_MARGIN, PERIOD
-from airflow_provider_trafficstars.client.cache._lease import LeaseTimings
+from airflow_provider_trafficstars.client.cache._grants import DEFAULT_CALLS, DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.client.cache._lease_record import LeaseTimings
 from airflow_provider_trafficstars.client.http._waits import Backoff
 
 

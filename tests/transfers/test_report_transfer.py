@@ -13,7 +13,7 @@ import pendulum
 import pytest
 
 from airflow_provider_trafficstars.client import TrafficStarsClient
-from airflow_provider_trafficstars.client.cache._budget import DEFAULT_MARGIN
+from airflow_provider_trafficstars.client.cache._grants import DEFAULT_MARGIN
 from airflow_provider_trafficstars.client.reports import _files as report_files
 from airflow_provider_trafficstars.client.reports._catalogue import METRICS, REPORTS
 from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError

@@ -296,7 +296,8 @@ def test_a_budget_wait_is_awaited_and_never_holds_the_triggerers_thread(
     lookup) and the event loop goes on; the trigger awaits the wait, here until its deadline."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from airflow_provider_trafficstars.client.cache._budget import Record, budget_key
+    from airflow_provider_trafficstars.client.cache._budget import budget_key
+    from airflow_provider_trafficstars.client.cache._grants import Record
 
     monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, rate_limit=2))
     held = Record(grants=[("another-process", time.time() + 5, 2)], claims={"another-process": (time.time(), 2)})

@@ -26,7 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airflow_provider_trafficstars.client.cache._budget import DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.client.cache._grants import DEFAULT_MARGIN, PERIOD
 
 #: Longest wait honoured from a ``Retry-After`` (a garbage or far-future value must not park a task for days).
 #: One cap for calls and polls alike.

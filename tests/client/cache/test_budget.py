@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
-from airflow_provider_trafficstars.client.cache._budget import (
+from airflow_provider_trafficstars.client.cache._budget import AccountBudget, BudgetWait
+from airflow_provider_trafficstars.client.cache._grants import (
     DEFAULT_MARGIN,
     SHARES,
-    AccountBudget,
     BudgetRules,
-    BudgetWait,
     Record,
     Spent,
     release,

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from airflow_provider_trafficstars.client._config import ClientConfig
-from airflow_provider_trafficstars.client.cache._budget import DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.client.cache._grants import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.helpers import REPO
 

@@ -21,7 +21,8 @@ import requests_mock as rm
 
 from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
 from airflow_provider_trafficstars.client.auth._token import AccessToken
-from airflow_provider_trafficstars.client.cache._lease import Lease, LeaseTimings, SingleFlight
+from airflow_provider_trafficstars.client.cache._lease import SingleFlight
+from airflow_provider_trafficstars.client.cache._lease_record import Lease, LeaseTimings
 from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX, MemoryTokenCache, VariableTokenCache
 from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_trafficstars.client._config import ClientConfig
-from airflow_provider_trafficstars.client.cache._budget import DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.client.cache._grants import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.client.http._waits import (
     MIN_POLL_INTERVAL,
     RATE_WINDOW,
