@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from airflow_provider_trafficstars.client.auth._token import fingerprint
-from airflow_provider_trafficstars.client.cache import _lease as lease
+from airflow_provider_trafficstars.client.cache import _lease_record as lease
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsConfigError,
     TrafficStarsRedirectError,
