@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from airflow_provider_trafficstars.client.cache._grants import BudgetRules, Record, Spent, release, reserve
+from airflow_provider_trafficstars.client.errors import TrafficStarsBudgetError
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,27 @@ class AccountBudget:
             waited += step
             with self._lock:
                 self.waited += step
+
+    def take(self, method: str, path: str, *, max_wait: float) -> None:
+        """Take one call slot for ``method path``, waiting at most ``max_wait`` s (the call's bound).
+
+        :raises TrafficStarsBudgetError: when the budget has no room within ``max_wait`` (transient; it
+            carries the wait).
+        """
+        try:
+            self.acquire(max_wait=max_wait)
+        except BudgetWait as wait:
+            rules = self.rules
+            raise TrafficStarsBudgetError(
+                f"{method} {path} was not sent: the TrafficStars account's call budget ({rules.limit} calls per "
+                f"{rules.period:g} s, all tasks together) has room again in about {wait.seconds:.1f} s, past what "
+                f"this call may wait ({max_wait:.1f} s left of its backoff_budget). It passes by itself: retry "
+                "later (a sensor or trigger polls again after the wait), raise the connection's backoff_budget, "
+                "or run fewer tasks of this account at once.",
+                wait=wait.seconds,
+                method=method,
+                endpoint=path,
+            ) from None
 
     def close(self) -> None:
         """Give back the unspent part of the current grant (other processes may use it at once)."""
