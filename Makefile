@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION)-py$(PY_MINOR).txt
 CONSTRAINT_ARGS := $(if $(wildcard $(CONSTRAINTS)),-c $(CONSTRAINTS),)
 PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench test-distributed test-matrix test-browser install-browser clean
+.PHONY: demo test lint bench bench-budget test-distributed test-matrix test-browser install-browser clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: $(VENV)/.installed-test
 # The measured scenarios of benchmarks/RESULTS.md: one table, our figures next to a naive baseline.
 bench: $(VENV)/.installed-test
 	$(VENV)/bin/python -m benchmarks.run
+
+# Issue 16 only: the account's shared call budget (processes at a barrier, a killed holder, no contention),
+# at the real 60 s window, side by side with the old per-process limiter (about 8 minutes).
+bench-budget: $(VENV)/.installed-test
+	$(VENV)/bin/python -m benchmarks.shared_budget
 
 # The PostgreSQL and Celery tests alone (part of `make test` too; skipped, with the reason, where PostgreSQL
 # or Redis is not reachable, and failed instead under CI=true).

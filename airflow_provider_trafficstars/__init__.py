@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "TrafficStarsDestinationError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsCoverageError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsAuthError": "airflow_provider_trafficstars.exceptions",
+    "TrafficStarsBudgetError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsApiError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsRedirectError": "airflow_provider_trafficstars.exceptions",
     "TrafficStarsDataError": "airflow_provider_trafficstars.exceptions",
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from airflow_provider_trafficstars.exceptions import (
         TrafficStarsApiError,
         TrafficStarsAuthError,
+        TrafficStarsBudgetError,
         TrafficStarsConfigError,
         TrafficStarsCoverageError,
         TrafficStarsDataError,
@@ -82,6 +84,7 @@ __all__ = [
     "TrafficStarsAuthError",
     "TrafficStarsBalanceSensor",
     "TrafficStarsBalanceTrigger",
+    "TrafficStarsBudgetError",
     "TrafficStarsCampaignStateOperator",
     "TrafficStarsCampaignUpdateOperator",
     "TrafficStarsConfigError",

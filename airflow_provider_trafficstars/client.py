@@ -20,12 +20,16 @@ import requests
 from pendulum import DateTime
 
 from airflow_provider_trafficstars._http import IDEMPOTENT_METHODS, error_code, parse_session_info
+from airflow_provider_trafficstars.budget import AccountBudget, BudgetRules, BudgetStore, BudgetWait, budget_key
 from airflow_provider_trafficstars.config import ClientConfig
-from airflow_provider_trafficstars.exceptions import TrafficStarsAuthError, TrafficStarsConfigError
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsAuthError,
+    TrafficStarsBudgetError,
+    TrafficStarsConfigError,
+)
 from airflow_provider_trafficstars.lease import SingleFlight, process_lock
-from airflow_provider_trafficstars.rate_limit import shared_limiter  # [i11 rate limit]
 from airflow_provider_trafficstars.token import AccessToken, utcnow
-from airflow_provider_trafficstars.token_cache import TokenCache
+from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache
 from airflow_provider_trafficstars.transport import Transport
 from airflow_provider_trafficstars.urls import (
     INFO_PATH,
@@ -49,6 +53,10 @@ class TrafficStarsClient:
     :param sleep: waits between retries and lease polls (injected in tests).
     :param on_secret: called with every token the moment it is obtained or loaded (the secrets masker).
     :param session: the HTTP session; one per client, for keep-alive.
+    :param budget_store: where the account's call budget is shared (the hook gives a Variable); None keeps
+        it in this client only.
+    :param wait_for_budget: wait for the call budget within each call's ``backoff_budget``; False (a trigger):
+        never wait, raise :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsBudgetError` with the wait.
     """
 
     def __init__(
@@ -60,6 +68,8 @@ class TrafficStarsClient:
         sleep: Callable[[float], None] = time.sleep,
         on_secret: Callable[[str], None] | None = None,
         session: requests.Session | None = None,
+        budget_store: BudgetStore | None = None,
+        wait_for_budget: bool = True,
     ) -> None:
         if not config.api_key:
             raise TrafficStarsAuthError("No TrafficStars API key was given.", reason="missing_api_key")
@@ -71,8 +81,16 @@ class TrafficStarsClient:
         self._id_token: str | None = None
         self._lock = process_lock(cache.key)
         self._single_flight = SingleFlight(cache, clock=clock, sleep=sleep, timings=config.lease)
-        # [i11 rate limit] one limiter per account in this process; every attempt of every call takes a slot.
-        limiter = shared_limiter(config.fingerprint, config.rate_limit) if config.rate_limit else None
+        # Every attempt of every call (token requests and retries too) takes a slot of the account's budget.
+        self.budget: AccountBudget | None = None
+        self._wait_for_budget = wait_for_budget
+        if config.rate_limit:
+            store = budget_store or MemoryTokenCache(budget_key(config.fingerprint), {})
+            rules = BudgetRules(config.rate_limit, config.rate_period, config.rate_margin)
+            lease = SingleFlight(store, clock=clock, sleep=sleep, timings=config.lease)
+            self.budget = AccountBudget(
+                store, rules, exclusive=lease.exclusive, clock=lambda: clock().timestamp(), sleep=sleep
+            )
         self._transport = Transport(
             config.base_url,
             timeout=config.timeout,
@@ -82,7 +100,7 @@ class TrafficStarsClient:
             sleep=sleep,
             clock=clock,
             secrets=lambda: (config.api_key, self._token.access_token if self._token else None),
-            before_attempt=None if limiter is None else lambda: limiter.acquire(sleep),  # [i11 rate limit]
+            before_attempt=None if self.budget is None else self._take_budget,
             session=session,
         )
 
@@ -90,8 +108,32 @@ class TrafficStarsClient:
         return f"TrafficStarsClient(base_url={self.config.base_url!r}, cache={self.cache!r})"
 
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Give back the unspent call budget and close the HTTP session."""
+        try:
+            if self.budget is not None:
+                self.budget.close()
+        except Exception as exc:  # never fail a task on its way out; the grant lapses within a window
+            log.warning("Could not give back the unspent TrafficStars call budget (%s).", type(exc).__name__)
         self._transport.close()
+
+    def _take_budget(self, method: str, path: str, seconds_left: float) -> None:
+        """Take one call slot of the account's budget, waiting at most what the call's bound leaves (or not)."""
+        assert self.budget is not None
+        max_wait = seconds_left if self._wait_for_budget else 0.0
+        try:
+            self.budget.acquire(max_wait=max_wait)
+        except BudgetWait as wait:
+            rules = self.budget.rules
+            raise TrafficStarsBudgetError(
+                f"{method} {path} was not sent: the TrafficStars account's call budget ({rules.limit} calls per "
+                f"{rules.period:g} s, all tasks together) has room again in about {wait.seconds:.1f} s, past what "
+                f"this call may wait ({max_wait:.1f} s left of its backoff_budget). It passes by itself: retry "
+                "later (a sensor or trigger polls again after the wait), raise the connection's backoff_budget, "
+                "or run fewer tasks of this account at once.",
+                wait=wait.seconds,
+                method=method,
+                endpoint=path,
+            ) from None
 
     # -- the token policy -------------------------------------------------------------------------
     def _usable(self, token: AccessToken | None, min_ttl: float, avoid: str | None = None) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airflow_provider_trafficstars.budget import DEFAULT_CALLS, DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.lease import LeaseTimings
-from airflow_provider_trafficstars.rate_limit import DEFAULT_CALLS
 from airflow_provider_trafficstars.token import fingerprint
 from airflow_provider_trafficstars.waits import RATE_WINDOW, Backoff
 
@@ -26,7 +26,9 @@ class ClientConfig:
         retries after a 429 without ``Retry-After`` reach past it (see :mod:`~airflow_provider_trafficstars.waits`).
     :param single_flight: renew a stale token in one process while the others wait for it.
     :param lease: the delays of that lease.
-    :param rate_limit: calls per 60 s this process may send to the account (0: no limit).
+    :param rate_limit: calls per ``rate_period`` the account may receive, all processes together (0: no limit).
+    :param rate_period: the window of ``rate_limit`` in seconds (the server's: 60).
+    :param rate_margin: seconds added to that window before a call's slot is reused.
     :param report_timezone: IANA zone in which the account's report days start.
     """
 
@@ -41,7 +43,9 @@ class ClientConfig:
     rate_window: float = RATE_WINDOW
     single_flight: bool = True
     lease: LeaseTimings = field(default_factory=LeaseTimings)
-    rate_limit: int = DEFAULT_CALLS  # [i11]
+    rate_limit: int = DEFAULT_CALLS
+    rate_period: float = PERIOD
+    rate_margin: float = DEFAULT_MARGIN
     report_timezone: str = "UTC"  # [i11]
 
     @property

@@ -94,9 +94,9 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "rate_limit",
         "Rate limit (calls per 60 s)",
-        "Most calls this account may receive from one worker process in any 60 s, token requests and retries "
-        "included (TrafficStars allows about 100). 0: no limit. Tasks running at once each count on their own: "
-        "share the limit with an Airflow pool.",
+        "The account's budget: most calls it may receive in any 60 s from all tasks, sensors and triggers "
+        "together, token requests and retries included (TrafficStars allows about 100). Shared through a "
+        "Variable. 0: no limit.",
         "integer",
         default=100,
         minimum=0,

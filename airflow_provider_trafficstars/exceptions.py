@@ -155,6 +155,20 @@ class TrafficStarsTransportError(TrafficStarsApiError):
         self.kind = kind
 
 
+class TrafficStarsBudgetError(TrafficStarsApiError):
+    """A call was not sent: the account's shared call budget had no room for it within the call's bound.
+
+    Transient: the budget refills within a window. ``retry_after`` is the wait the budget asked for (a sensor
+    or trigger waits that long before its next poll); ``status_code`` is None (no answer: nothing was sent).
+
+    :param wait: seconds until the budget expects room for this call.
+    """
+
+    def __init__(self, message: str, *, wait: float, method: str, endpoint: str) -> None:
+        super().__init__(message, status_code=None, method=method, endpoint=endpoint, attempts=0, retry_after=wait)
+        self.wait = wait
+
+
 class TrafficStarsPartialFailureError(TrafficStarsError):
     """TrafficStars answered 200 but could not change some campaigns (they came back in ``failed``).
 
@@ -202,7 +216,9 @@ class TrafficStarsGuardError(TrafficStarsError):
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx."""
+    """Return True for trouble that may pass by itself: no answer, HTTP 429 or HTTP 5xx, no call budget yet."""
+    if isinstance(exc, TrafficStarsBudgetError):
+        return True
     if isinstance(exc, TrafficStarsTransportError):
         return exc.kind != "tls"  # a TLS handshake failure is a configuration error, not bad luck
     if isinstance(exc, TrafficStarsApiError) and exc.status_code is not None:
@@ -213,6 +229,7 @@ def is_transient(exc: BaseException) -> bool:
 __all__ = [
     "TrafficStarsApiError",
     "TrafficStarsAuthError",
+    "TrafficStarsBudgetError",
     "TrafficStarsConfigError",
     "TrafficStarsCoverageError",
     "TrafficStarsDataError",

@@ -11,6 +11,9 @@ lapse. A waiter never trusts a time written by another machine: it watches the r
 lease unchanged for ``ttl`` seconds *on the waiter's own clock* is dead (its holder crashed); the waiter
 then takes it over by writing its own. A crashed holder therefore costs the others at most ``ttl`` plus a
 settle delay, whatever its clock said.
+
+The same lease guards any other record that several processes read, change and write back:
+:meth:`SingleFlight.exclusive` runs such a section (the account's call budget, :mod:`.budget`) while holding it.
 """
 
 from __future__ import annotations
@@ -182,6 +185,45 @@ class SingleFlight:
         )
         return _fetch_and_store(fetch, store)
 
+    def exclusive(self, section: Callable[[], T], *, what: str = "a shared record") -> T:
+        """Run ``section`` while this process holds the lease: one writer at a time across processes.
+
+        The read-modify-write of a record that several processes update (the account's call budget) runs
+        here. Without a lease store (or once it failed) the section runs under the process lock only.
+
+        :param section: short store I/O (no HTTP); it runs in the caller's thread.
+        :param what: names the record in the log line of a wait.
+        """
+        cache = self._cache
+        with process_lock(getattr(cache, "key", "") + "#exclusive"):
+            if cache is None or not cache.available:
+                return section()
+            me = secrets.token_hex(8)
+            dead: Lease | None = None
+            for _ in range(self.timings.rounds * 8):
+                if self.timings.jitter > 0:
+                    self._sleep(random.uniform(0, self.timings.jitter))
+                lease = Lease.from_record(cache.load_lease())
+                if lease is None or lease.done or lease == dead:
+                    lease = self._contend(cache, me)
+                    if lease is not None and lease.holder == me:
+                        try:
+                            result = section()
+                        except BaseException:
+                            cache.clear_lease()
+                            raise
+                        cache.save_lease(Lease(me, 1, done=True).to_record())
+                        return result
+                if not cache.available:
+                    break
+                # Waiters look at a steady pace, faster than a returning holder's jitter: a process that
+                # comes back for its next batch must not win the lease again and again (fairness).
+                _, dead = self._wait(
+                    cache, lambda: None, lease, what=what, steady=min(self.timings.poll, self.timings.jitter / 2)
+                )
+            log.warning("Could not take the lease of %r; updating %s without it.", cache.key, what)
+            return section()
+
     def _contend(self, cache: LeaseCache, me: str) -> Lease | None:
         """Write our lease (over a dead one too), let competing writes land, and return the lease that won."""
         t = self.timings
@@ -214,15 +256,24 @@ class SingleFlight:
         return token
 
     def _wait(
-        self, cache: LeaseCache, fresh: Callable[[], T | None], lease: Lease | None
+        self,
+        cache: LeaseCache,
+        fresh: Callable[[], T | None],
+        lease: Lease | None,
+        *,
+        what: str = "",
+        steady: float | None = None,
     ) -> tuple[T | None, Lease | None]:
         """Poll until a usable token appears; ``(None, dead lease)`` once the lease stops changing for ttl."""
         t = self.timings
         if lease is None:  # vanished: its holder failed. One look, then contend.
             return fresh(), None
-        log.info("Another process is renewing the TrafficStars token (lease %r); waiting for it.", lease.holder)
+        if what:
+            log.debug("Another process is updating %s (lease %r); waiting for it.", what, lease.holder)
+        else:
+            log.info("Another process is renewing the TrafficStars token (lease %r); waiting for it.", lease.holder)
         started = changed = self._clock()
-        wait = max(t.poll, 0.001)
+        wait = max(steady if steady is not None else t.poll, 0.001)
         for _ in range(math.ceil(t.max_wait / wait) + 1):  # a bound even if the clock stands still
             if self._seconds_since(started) >= t.max_wait:
                 break
@@ -236,9 +287,9 @@ class SingleFlight:
             if current != lease:
                 lease, changed = current, self._clock()
             elif self._seconds_since(changed) >= t.ttl:
-                log.warning("The TrafficStars renewal lease %r stopped beating; taking it over.", lease.holder)
+                log.warning("The TrafficStars lease %r of %r stopped beating; taking it over.", lease.holder, cache.key)
                 return None, lease
-            wait = min(wait * 1.5, max(t.poll_max, wait))
+            wait = max(steady, 0.001) if steady is not None else min(wait * 1.5, max(t.poll_max, wait))
         return None, lease
 
 

@@ -108,7 +108,8 @@ class Transport:
     :param sleep: the wait between attempts (tests inject one).
     :param clock: the current UTC time (an HTTP-date Retry-After is relative to it).
     :param secrets: returns the values to scrub from error excerpts.
-    :param before_attempt: called before every attempt (the rate limiter), if given.
+    :param before_attempt: called before every attempt with its method, path and the seconds left of the call's
+        ``backoff_budget`` (the account's call budget: it may wait that long, or raise), if given.
     """
 
     def __init__(
@@ -122,7 +123,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], DateTime] = utcnow,
         secrets: Callable[[], Iterable[str | None]] = lambda: (),
-        before_attempt: Callable[[], None] | None = None,
+        before_attempt: Callable[[str, str, float], None] | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url
@@ -140,6 +141,7 @@ class Transport:
             reraise=True,
         )
         self._max_retries = max_retries
+        self._backoff_budget = backoff_budget
 
     def send(
         self, method: str, url: str, path: str, *, idempotent: bool, headers: Mapping[str, str], **kwargs: Any
@@ -150,8 +152,9 @@ class Transport:
         :raises TrafficStarsRedirectError: a 3xx answer.
         :raises TrafficStarsTransportError: no usable answer.
         """
+        started = time.monotonic()
         try:
-            return self._retrying(self._attempt, method, url, path, idempotent, headers, kwargs)
+            return self._retrying(self._attempt, method, url, path, idempotent, headers, kwargs, started)
         except _Retryable as final:
             attempts = int(self._retrying.statistics.get("attempt_number", 1))
             if final.response is not None:
@@ -161,10 +164,17 @@ class Transport:
             raise final.error from None
 
     def _attempt(
-        self, method: str, url: str, path: str, idempotent: bool, headers: Mapping[str, str], kwargs: dict[str, Any]
+        self,
+        method: str,
+        url: str,
+        path: str,
+        idempotent: bool,
+        headers: Mapping[str, str],
+        kwargs: dict[str, Any],
+        started: float,
     ) -> requests.Response:
         if self._before_attempt is not None:
-            self._before_attempt()
+            self._before_attempt(method, path, max(0.0, self._backoff_budget - (time.monotonic() - started)))
         deadline = time.monotonic() + self.timeout
         try:
             resp = self.session.request(

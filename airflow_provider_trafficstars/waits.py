@@ -16,7 +16,8 @@ every sensor poke in poke and reschedule mode, every trigger poll):
   to ``base``, at most ``cap``.
 
 A poll (:func:`next_poll_delay`) waits ``poke_interval``, or longer when the rule above asks for more after a
-429 or a ``Retry-After``, never below :data:`MIN_POLL_INTERVAL` and never past its deadline.
+429 or a ``Retry-After``, never below :data:`MIN_POLL_INTERVAL` and never past its deadline. A poll that was not
+sent because the account's call budget had no room (its error carries ``wait``) runs again after that wait.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, PERIOD
+from airflow_provider_trafficstars.budget import DEFAULT_MARGIN, PERIOD
 
 #: Longest wait honoured from a ``Retry-After`` (a garbage or far-future value must not park a task for days).
 #: One cap for calls and polls alike.
@@ -98,6 +99,11 @@ def next_poll_delay(
     :param time_left: seconds until the deadline (None: no deadline).
     :param backoff: the rule's settings.
     """
+    budget_wait = getattr(error, "wait", None)
+    if isinstance(budget_wait, (int, float)) and not isinstance(budget_wait, bool):
+        # The poll was not sent (the account's call budget had no room): poll again as soon as it has.
+        delay = min(max(float(budget_wait), MIN_POLL_INTERVAL), RETRY_AFTER_MAX)
+        return delay if time_left is None else min(delay, max(float(time_left), 0.0))
     delay = max(float(poke_interval), MIN_POLL_INTERVAL)
     status = getattr(error, "status_code", None)
     retry_after = getattr(error, "retry_after", None)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
-from benchmarks import import_cost
+from benchmarks import import_cost, shared_budget
 from benchmarks.celery_cluster import run_scenario, services_problem
 from benchmarks.common import (
     REPO,
@@ -156,7 +156,7 @@ def main() -> None:
         "--skip",
         action="append",
         default=[],
-        choices=["dags", "contention", "core", "celery", "import", "reports"],
+        choices=["dags", "contention", "core", "celery", "import", "reports", "budget"],
     )
     args = parser.parse_args()
     exit_on_sigterm()
@@ -181,8 +181,9 @@ def main() -> None:
             c = d["calls"]
             rows += [
                 ("2", "one task, 500 API calls", "token requests", str(c["token_requests"]), "-"),
-                ("2", "", "Variable reads (token + lease)",
-                 f"{c['variable_reads']} ({c['token_variable_reads']} + {c['lease_variable_reads']})", "-"),
+                ("2", "", "Variable reads (token + lease + call budget)",
+                 f"{c['variable_reads']} ({c['token_variable_reads']} + {c['lease_variable_reads']} + "
+                 f"{c.get('budget_variable_reads', 0)})", "-"),
                 ("2", "", "median time per call, ratio to raw requests.Session",
                  f"{c['ratio']:.2f} ({c['median_ours'] * 1000:.2f} ms)", f"1.00 ({c['median_raw'] * 1000:.2f} ms)"),
             ]  # fmt: skip
@@ -251,6 +252,10 @@ def main() -> None:
                 print(table(rows), flush=True)
         if "reports" not in args.skip:
             rows += report_rows(report_scenarios(work))
+            print(table(rows), flush=True)
+        if "budget" not in args.skip:
+            rows += shared_budget.rows(shared_budget.scenarios(work, f"sqlite:///{work}/budget.db",
+                                                               scale=1.0, quick=args.quick))  # fmt: skip
             print(table(rows), flush=True)
         if "import" not in args.skip:
             imp = import_cost.measure()

@@ -183,14 +183,6 @@ def assert_no_secret(text: str, *secrets: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limiters() -> None:
-    """Start each test with no calls counted against any account (limiters are shared per process)."""
-    from airflow_provider_trafficstars import rate_limit
-
-    rate_limit.reset()
-
-
-@pytest.fixture(autouse=True)
 def _fresh_secrets_maskers() -> Iterator[None]:
     """Forget the masked values of earlier tests (``tests.airflow_compat.reset_secrets_maskers``)."""
     yield

@@ -114,6 +114,10 @@ class FakeTime:
             self.slept.append(seconds)
             self.now += seconds
 
+    def utc(self) -> pendulum.DateTime:
+        """The same instant as a UTC datetime (the client's clock)."""
+        return pendulum.from_timestamp(self.clock(), tz="UTC")
+
 
 class DictStore:
     """A Variable store in a dict (what Airflow's stores do, minus the DB), with a log of every operation.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import BaseHook
 
 from airflow_provider_trafficstars import _compat, campaigns, reports
+from airflow_provider_trafficstars.budget import budget_key
 from airflow_provider_trafficstars.connection_fields import (
     CONN_TYPE,
     EXTRA_FIELDS,
@@ -57,6 +58,9 @@ class TrafficStarsHook(BaseHook):
     :param sleep: the wait between retries (tests inject one).
     :param max_retries: overrides the connection extra ``max_retries`` (a sensor poke uses 0: the next
         poke is its retry).
+    :param wait_for_budget: wait for the account's call budget inside a call (within its ``backoff_budget``);
+        False (a trigger) raises :class:`~airflow_provider_trafficstars.exceptions.TrafficStarsBudgetError` with
+        the wait instead, so that the wait happens outside the call.
     """
 
     conn_name_attr = "trafficstars_conn_id"
@@ -72,6 +76,7 @@ class TrafficStarsHook(BaseHook):
         clock: Callable[[], DateTime] | None = None,
         sleep: Callable[[float], None] | None = None,
         max_retries: int | None = None,
+        wait_for_budget: bool = True,
     ) -> None:
         super().__init__()
         if max_retries is not None and max_retries < 0:
@@ -81,6 +86,7 @@ class TrafficStarsHook(BaseHook):
         self._clock = clock
         self._sleep = sleep
         self._max_retries = max_retries
+        self._wait_for_budget = wait_for_budget
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(trafficstars_conn_id={self.trafficstars_conn_id!r})"
@@ -107,7 +113,10 @@ class TrafficStarsHook(BaseHook):
         _compat.mask_secret(config.api_key)
         if cache is None:
             cache = self._token_cache or VariableTokenCache(variable, _compat.get_variable_store())
-        kwargs: dict[str, Any] = {"on_secret": _compat.mask_secret}
+        kwargs: dict[str, Any] = {"on_secret": _compat.mask_secret, "wait_for_budget": self._wait_for_budget}
+        if isinstance(cache, VariableTokenCache):
+            # The account's call budget lives beside its token, in a Variable of its own: every process shares it.
+            kwargs["budget_store"] = VariableTokenCache(budget_key(config.fingerprint), _compat.get_variable_store())
         if self._clock is not None:
             kwargs["clock"] = self._clock
         if self._sleep is not None:

@@ -110,6 +110,7 @@ class EmulatorState:
     token_lifetime: int = 36000
     rate_limit: tuple[int, float] | None = None
     rate_retry_after: bool = True
+    rate_limited_answers: int = 0
     clock: Callable[[], float] = time.time
     lock: threading.Lock = field(default_factory=threading.Lock)
     tokens: dict[str, IssuedToken] = field(default_factory=dict)
@@ -277,6 +278,7 @@ class EmulatorState:
             while self._window and self._window[0] <= now - window:
                 self._window.popleft()
             if len(self._window) >= limit:
+                self.rate_limited_answers += 1
                 after = max(1, math.ceil(self._window[0] + window - now))
                 return {"Retry-After": str(after)} if self.rate_retry_after else {}
             self._window.append(now)
@@ -331,6 +333,7 @@ class EmulatorState:
             active = sum(1 for t, r in self.tokens.items() if t not in self.revoked and now < r.expires_at)
             return {
                 "token_requests": self.counters.get(("POST", "/v1/auth/token"), 0),
+                "answers_429": self.rate_limited_answers,
                 "counts": {f"{m} {p}": n for (m, p), n in sorted(self.counters.items())},
                 "issued_tokens": len(self.tokens),
                 "active_tokens": active,
@@ -350,6 +353,7 @@ class EmulatorState:
             self.forbidden.clear()
             self.clock_offset = 0.0
             self.counters.clear()
+            self.rate_limited_answers = 0
             self.log.clear()
             self._window.clear()
 

@@ -21,6 +21,7 @@ from pendulum import DateTime
 
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsAuthError,
+    TrafficStarsBudgetError,
     TrafficStarsConfigError,
     TrafficStarsError,
     is_transient,
@@ -126,10 +127,15 @@ class TrafficStarsPollingTrigger(BaseTrigger):
         )
 
     def make_hook(self) -> TrafficStarsHook:
-        """Return the hook of the polls: no retries inside a poll, the next poll is the retry."""
+        """Return the hook of the polls: no retries inside a poll, the next poll is the retry.
+
+        It never waits for the account's call budget in its worker thread (the triggerer's threads are shared
+        by every trigger): a poll without budget raises a transient error carrying the wait, and the loop
+        awaits it (:func:`~airflow_provider_trafficstars.waits.next_poll_delay` honours its ``retry_after``).
+        """
         from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
-        return TrafficStarsHook(self.conn_id, max_retries=0)
+        return TrafficStarsHook(self.conn_id, max_retries=0, wait_for_budget=False)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self.make_hook()
@@ -148,6 +154,10 @@ class TrafficStarsPollingTrigger(BaseTrigger):
                     missing = TrafficStarsConfigError(f"The connection {self.conn_id!r} is not defined.")
                     yield TriggerEvent(error_event(missing))
                     return
+                except TrafficStarsBudgetError as exc:
+                    # Not trouble: the account's budget is in use by others. Waited below, asynchronously.
+                    problem, last_problem = exc, f"waiting {exc.wait:.1f} s for the account's call budget"
+                    self.log.info("TrafficStars: %s (poll %d).", last_problem, polls)
                 except TrafficStarsError as exc:
                     if not is_transient(exc):
                         yield TriggerEvent(error_event(exc))

@@ -144,3 +144,22 @@ def test_missing_services_fail_under_ci_and_skip_elsewhere(monkeypatch: pytest.M
     monkeypatch.setattr(this, "AIRFLOW_V_3_3", True)
     with pytest.raises(outcome, match="Redis"):
         _require_services()
+
+
+def test_processes_on_postgres_share_one_call_budget(
+    pg_home: tuple[str, Path], emulator: tuple[EmulatorProcess, str]
+) -> None:
+    """Issue 16 on PostgreSQL: 6 processes at a barrier, the account's budget in a Variable, time scaled (a 3 s
+    window of 10 calls): no 429, one token request, at the account's rate."""
+    from benchmarks.shared_budget import budget_env, run_round
+
+    url, home = pg_home
+    emu, key = emulator
+    env = budget_env(home, url, emu.url, key, rate_limit=10)
+    shared = run_round(env, emu.url, processes=6, calls=6, limit=10, scale=0.05)
+    old = run_round(env, emu.url, processes=6, calls=6, limit=10, scale=0.05, mode="process")
+    EmulatorProcess.control(emu.url, "rate_limit", {})
+    assert old.answers_429 > 0  # the control: per-process counts overrun the account's limit
+    assert (shared.answers_429, shared.failed, shared.token_requests <= 1) == (0, [], True), shared
+    assert shared.calls in (36, 37)  # 36 report calls (+ 1 token request unless the Variable still holds one)
+    assert 3 * 3.0 <= shared.seconds <= 3 * 3.5 + 2.0 + 8.0, shared

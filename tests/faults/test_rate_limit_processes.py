@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_trafficstars.budget import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.config import ClientConfig
-from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -130,7 +130,7 @@ def test_https_to_a_plain_http_server_names_tls_and_is_not_retried(
     make_hook: Callable[..., TrafficStarsHook], emulator: TrafficStarsEmulator, waits: Waits
 ) -> None:
     with pytest.raises(TrafficStarsTransportError) as info:
-        make_hook(url=emulator.url.replace("http://", "https://"), single_flight=False).get_access_token()
+        make_hook(url=emulator.url.replace("http://", "https://"), single_flight=False, rate_limit=0).get_access_token()
     assert (info.value.kind, info.value.attempts) == ("tls", 1)
     assert "http://" in str(info.value) and waits == []
 

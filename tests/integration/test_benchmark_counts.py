@@ -46,6 +46,8 @@ def test_five_hundred_calls_in_one_task_cost_one_token_request_and_two_variable_
     assert got["token_variable_reads"] <= 2
     # The renewal lease: one look for a live lease, one read-back after the settle delay.
     assert got["lease_variable_reads"] == 2
+    # The account's call budget (out of reach here): one visit for all 500 calls, its lease and its record.
+    assert 1 <= got["budget_variable_reads"] <= 4
 
 
 def test_report_backfill_makes_one_call_per_day_and_report_and_one_for_by_day(

@@ -268,6 +268,7 @@ def test_control_endpoints_over_http_are_not_counted(emu: TrafficStarsEmulator, 
     stats = session.get(control + "stats", timeout=5).json()
     assert stats == {
         "token_requests": 3,
+        "answers_429": 0,
         "counts": {"GET /v1.1/campaigns": 2, "POST /v1/auth/info": 1, "POST /v1/auth/token": 3},
         "issued_tokens": 3,
         "active_tokens": 0,

@@ -268,3 +268,50 @@ def test_a_429_with_retry_after_holds_the_next_poll_back(
     assert len(waits) == 3
     for n, wait in enumerate(waits, start=1):
         assert step * 2 ** (n - 1) <= wait <= step * 2 ** (n - 1) + POLL_BACKOFF.base
+
+
+# -- the account's call budget ----------------------------------------------------------------------------
+def test_a_budget_wait_is_awaited_and_never_holds_the_triggerers_thread(
+    store: DictStore, monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str
+) -> None:
+    """Issue 16: another process holds the account's whole budget for a minute. The trigger's poll does not
+    sleep in its worker thread (the triggerer's pool, one thread here, stays free for every other trigger and
+    lookup) and the event loop goes on; the trigger awaits the wait, here until its deadline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_provider_trafficstars.budget import Record, budget_key
+
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key, rate_limit=2))
+    held = Record(grants=[("another-process", time.time() + 5, 2)], claims={"another-process": (time.time(), 2)})
+    store.set(budget_key(fingerprint(emulator.url, api_key)), held.to_json())
+    trigger = TrafficStarsSessionTrigger(poke_interval=0.1, timeout_at=deadline(3))
+
+    async def scenario() -> tuple[dict[str, Any], list[float], float]:
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=1))
+        lookups: list[float] = []
+
+        async def other_trigger() -> None:  # needs the same one thread, over and over, during the wait
+            for _ in range(20):
+                started = time.monotonic()
+                await loop.run_in_executor(None, time.monotonic)
+                lookups.append(time.monotonic() - started)
+                await asyncio.sleep(0.05)
+
+        async def first_event() -> dict[str, Any]:
+            async for event in trigger.run():
+                return dict(event.payload)
+            raise AssertionError("no event")
+
+        started = time.monotonic()
+        other = asyncio.create_task(other_trigger())
+        event = await first_event()
+        took = time.monotonic() - started
+        await other
+        return event, lookups, took
+
+    event, lookups, took = asyncio.run(scenario())
+    assert event["status"] == "timeout" and "call budget" in event["message"]
+    assert len(lookups) == 20 and max(lookups) < 1.0  # the thread was never held for the wait
+    assert took < 30  # the minute's wait was cut at the deadline, not slept through
+    assert emulator.request_log() == []  # nothing was sent: not even the token request had budget

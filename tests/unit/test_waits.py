@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_trafficstars.budget import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.config import ClientConfig
 from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsTransportError
-from airflow_provider_trafficstars.rate_limit import DEFAULT_MARGIN, PERIOD
 from airflow_provider_trafficstars.waits import (
     MIN_POLL_INTERVAL,
     RATE_WINDOW,
