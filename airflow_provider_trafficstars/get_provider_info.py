@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_trafficstars import __version__
-from airflow_provider_trafficstars.connection_fields import CONN_TYPE, conn_fields, ui_field_behaviour
+from airflow_provider_trafficstars.hooks._connection import CONN_TYPE, conn_fields, ui_field_behaviour
 
 _INTEGRATION = "TrafficStars"
 

@@ -70,8 +70,8 @@ import sys
 import pendulum
 from airflow.models import Variable
 from airflow_provider_trafficstars.hooks.trafficstars import default_token_variable
-from airflow_provider_trafficstars.token import AccessToken, fingerprint
-from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
+from airflow_provider_trafficstars.client.auth._token import AccessToken, fingerprint
+from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX
 url, key, conn_id = sys.argv[1:4]
 var = default_token_variable(conn_id)
 now = pendulum.now("UTC")

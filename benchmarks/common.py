@@ -2,7 +2,7 @@
 
 Nothing here imports Airflow: every scenario that needs a metadata DB of its own runs Airflow in
 subprocesses configured by :func:`airflow_env` (a throwaway home of
-:mod:`airflow_provider_trafficstars.testing.airflow_home`), so one benchmark run can use SQLite and
+:mod:`airflow_provider_trafficstars.testing._airflow_home`), so one benchmark run can use SQLite and
 PostgreSQL side by side without one process's Airflow settings leaking into the next.
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
-from airflow_provider_trafficstars.testing.emulator_state import new_api_key as new_api_key  # for the scenarios
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._state import new_api_key as new_api_key  # for the scenarios
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}

@@ -37,9 +37,9 @@ WARMUP_KEY = "ts_bench_warmup"
 def _child(port: int) -> int:
     from airflow.models import Variable
 
+    from airflow_provider_trafficstars.client.cache._lease_record import LeaseTimings
+    from airflow_provider_trafficstars.client.cache._record import LEASE_SUFFIX
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook, default_token_variable
-    from airflow_provider_trafficstars.lease import LeaseTimings
-    from airflow_provider_trafficstars.token_cache import LEASE_SUFFIX
 
     # This process's own DB connection, and the read and write paths warmed up, before the start: a
     # long-running worker has them warm too.
@@ -67,9 +67,9 @@ def _child(port: int) -> int:
                 # so a long-lived process would slow down a little more every round.
                 _reset_maskers()
                 hook = TrafficStarsHook(args[0])
-                _ = hook.client  # read the connection and build the client before the start
+                _ = hook.get_conn()  # read the connection and build the client before the start
                 if len(args) > 1:  # a tuning sweep tries other lease delays
-                    hook.client._single_flight.timings = LeaseTimings(**json.loads(args[1]))
+                    hook.get_conn()._single_flight.timings = LeaseTimings(**json.loads(args[1]))
             elif cmd == "go" and hook is not None and args[:1] == ["triggers"]:
                 reply = _measure_triggers(hook.trafficstars_conn_id, int(args[1]))
             elif cmd == "go" and hook is not None:
@@ -89,7 +89,7 @@ def _reset_maskers() -> None:
 def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
     """Wrap the cache's and the lease's operations to record (what, start, seconds) of each one."""
     events: list[tuple[str, float, float]] = []
-    client = hook.client
+    client = hook.get_conn()
     targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease")]
     targets += [(client, "_fetch"), (client._single_flight, "_sleep")]
     for obj, name in targets:
@@ -109,7 +109,7 @@ def _trace(hook: Any, started: list[float]) -> list[tuple[str, float, float]]:
 def _count_calls(hook: Any) -> dict[str, int]:
     """Wrap the client's token fetch and the cache's operations to count the calls of one round."""
     counts: dict[str, int] = {}
-    client = hook.client
+    client = hook.get_conn()
     targets = [(client.cache, n) for n in ("load", "save", "load_lease", "save_lease", "clear_lease")]
     for obj, name in [*targets, (client, "_fetch")]:
         original = getattr(obj, name, None)
@@ -163,7 +163,7 @@ def _measure(hook: Any) -> dict[str, Any]:
     started[0] = time.perf_counter()
     error = None
     try:
-        hook.get_access_token()
+        hook.get_token()
     except Exception as exc:  # reported, counted as a failure by the controller
         error = type(exc).__name__
     latency = time.perf_counter() - started[0]

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from benchmarks import import_cost, shared_budget
 from benchmarks.celery_cluster import run_scenario, services_problem
 from benchmarks.common import (

@@ -38,16 +38,18 @@ REPORT = "/v1.1/advertiser/custom/report/by-day"
 
 # -- the process under test -----------------------------------------------------------------------
 def worker() -> int:
-    from airflow_provider_trafficstars.budget import AccountBudget, BudgetRules
+    from airflow_provider_trafficstars.client.auth._token import utcnow
+    from airflow_provider_trafficstars.client.cache._budget import AccountBudget
+    from airflow_provider_trafficstars.client.cache._grants import BudgetRules
+    from airflow_provider_trafficstars.client.cache._lease import SingleFlight
+    from airflow_provider_trafficstars.client.cache._lease_record import LeaseTimings
+    from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-    from airflow_provider_trafficstars.lease import LeaseTimings, SingleFlight
-    from airflow_provider_trafficstars.token import utcnow
-    from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 
     settings = json.loads(sys.stdin.readline())
     scale = float(settings["scale"])
     hook = TrafficStarsHook(settings.get("conn_id", CONN_ID))
-    client = hook.client
+    client = hook.get_conn()
     assert client.budget is not None
     rules = BudgetRules(client.config.rate_limit, 60.0 * scale, max(2.0 * scale, 0.5))
     if settings["mode"] == "process":  # the old per-process limiter: a budget that only this process counts
@@ -227,7 +229,7 @@ def solo(calls: int) -> int:
     from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
     hook = TrafficStarsHook(CONN_ID)
-    client = hook.client
+    client = hook.get_conn()
     token = client.token().access_token
     raw = requests.Session()
     headers = {"Authorization": f"Bearer {token}"}

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from benchmarks.common import (
     EmulatorProcess,
     airflow_env,

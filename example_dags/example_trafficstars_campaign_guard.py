@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,8 +48,8 @@ try:  # human-in-the-loop operators: the standard provider on Airflow 3.1+
 except Exception:  # ImportError, or "Human in the loop functionality needs Airflow 3.1+."
     ApprovalOperator = HITLOperator = None
 
-from airflow_provider_trafficstars import reports
-from airflow_provider_trafficstars.campaigns import campaigns_over_cpa
+from airflow_provider_trafficstars.client.campaigns import parse_amount, parse_campaign_id
+from airflow_provider_trafficstars.client.reports import report_timezone
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
 
@@ -57,12 +58,48 @@ APPROVAL_WAIT = timedelta(minutes=50)  # then "Reject": a run ends before the ne
 log = logging.getLogger(__name__)
 
 
+# -- cost per lead: the guard's own rule ----------------------------------------------------------
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _field(row: Mapping[str, Any], names: Iterable[str]) -> float:
+    return next((n for n in (_number(row.get(name)) for name in names) if n is not None), 0.0)
+
+
+def campaigns_over_cpa(rows: Iterable[Mapping[str, Any]], max_cpa: float) -> list[dict[str, Any]]:
+    """Return the campaigns whose cost per lead exceeds ``max_cpa``, in campaign id order.
+
+    Rows of one campaign are added up (spend: ``amount``, else ``cost``; leads: ``leads``, else
+    ``conversions``). A campaign with leads is over the limit when spend / leads > ``max_cpa``; one with
+    spend but no lead yet when its spend alone exceeds ``max_cpa`` (even a lead now could not bring its cost
+    per lead under the limit). Each entry: ``{"campaign_id", "cost", "leads", "cpa"}`` (``cpa`` None
+    without leads).
+    """
+    limit = parse_amount(max_cpa, "max_cpa")
+    totals: dict[int, list[float]] = {}
+    for row in rows:
+        cid = row.get("campaign_id", row.get("id"))
+        entry = totals.setdefault(parse_campaign_id(cid, "a report row's campaign_id"), [0.0, 0.0])
+        entry[0] += _field(row, ("amount", "cost"))
+        entry[1] += _field(row, ("leads", "conversions"))
+    over = []
+    for cid, (cost, leads) in sorted(totals.items()):
+        cpa = cost / leads if leads else None
+        if (cpa if cpa is not None else cost) > limit:
+            over.append({"campaign_id": cid, "cost": round(cost, 2), "leads": leads, "cpa": cpa and round(cpa, 2)})
+    return over
+
+
 def run_day(context: dict[str, Any], zone: str) -> str:
     """Return the day a run looks at: the day of its run time in ``zone`` (a manual run may have no date)."""
     dag_run = context.get("dag_run")
     moment: datetime | None = context.get("data_interval_end") or getattr(dag_run, "run_after", None)
     when = pendulum.instance(moment) if moment is not None else pendulum.now("UTC")
-    return when.astimezone(reports.report_timezone(zone)).date().isoformat()
+    return when.astimezone(report_timezone(zone)).date().isoformat()
 
 
 def approval_wait() -> dict[str, timedelta]:
@@ -94,7 +131,7 @@ def example_trafficstars_campaign_guard() -> None:
     def todays_report(**context: Any) -> dict[str, Any]:
         """Return ``{"day", "rows"}``: today's spend and leads of each campaign."""
         hook = TrafficStarsHook()
-        day = run_day(context, hook.client.config.report_timezone)
+        day = run_day(context, hook.get_conn().config.report_timezone)
         rows = hook.get_report(REPORT, date_from=day, date_to=day)
         keep = ("campaign_id", "amount", "leads")
         return {"day": day, "rows": [{k: row.get(k) for k in keep} for row in rows]}

@@ -18,7 +18,7 @@ installed (the demo uses SQLite, the distributed test PostgreSQL).
   from other sources through the other checks (a backfill tool of your own, say).
 - **Idempotent**: per report, one transaction deletes the rows of each loaded day and inserts the day's
   object, so a rerun, an overlapping lookback or a revised day never leaves duplicates.
-- **Columns**: the report's known fields (`airflow_provider_trafficstars.reports`), typed; a field the
+- **Columns**: the report's known fields (`airflow_provider_trafficstars.client.reports`), typed; a field the
   API adds later is left out of the table (and named in the log) until you add a column for it.
 
 DAG params: `sql_conn_id` (default `trafficstars_warehouse`), `table_prefix`, `storage_conn_id` for
@@ -41,8 +41,7 @@ import pendulum
 # Airflow's compatibility layer: airflow.sdk on Airflow 3, the Airflow 2 modules on 2.11 (an Asset is a Dataset there).
 from airflow.providers.common.compat.sdk import Asset, Param, dag, task
 
-from airflow_provider_trafficstars import report_files
-from airflow_provider_trafficstars.reports import FIELD_TYPES, report_spec
+from airflow_provider_trafficstars.client import reports
 
 log = logging.getLogger(__name__)
 REPORTS = ("advertiser/by-day", "advertiser/by-campaign", "advertiser/by-country", "campaigns")
@@ -150,7 +149,7 @@ def trusted_days(event: Any, *, base_url: str, allow_external: bool = False) -> 
             parsed = None
         if parsed is None:
             raise RefusedEvent("not_a_day", f"{_short(day)} is not a day (YYYY-MM-DD)")
-        expected = [report_files.object_url(template, report, parsed, fmt) for fmt in report_files.FORMATS]
+        expected = [reports.object_url(template, report, parsed, fmt) for fmt in reports.FORMATS]
         if not isinstance(url, str) or url not in expected:
             raise RefusedEvent(
                 "foreign_url", f"{_short(url)} is not the ETL's object of {report} {day} under {base_url}"
@@ -197,7 +196,7 @@ def read_rows(url: str, storage_conn_id: str | None, report: str = "?") -> list[
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
     data = ObjectStoragePath(url, conn_id=storage_conn_id).read_bytes()
-    return report_files.decode(report_files.format_of(url), bytes(data), report=report)
+    return reports.decode(reports.format_of(url), bytes(data), report=report)
 
 
 def sql_value(kind: type, value: Any) -> Any:
@@ -216,8 +215,8 @@ def load_report(hook: Any, table: str, report: str, days: Mapping[str, str], sto
 
     :return: the number of rows inserted.
     """
-    columns = report_spec(report, allow_campaigns=True).fields
-    kinds = [FIELD_TYPES[c] for c in columns]
+    columns = reports.report_spec(report, allow_campaigns=True).fields
+    kinds = [reports.FIELD_TYPES[c] for c in columns]
     ph = hook.placeholder
     typed = ", ".join(f"{c} {SQL_TYPES[k]}" for c, k in zip(columns, kinds, strict=True))
     create = f"CREATE TABLE IF NOT EXISTS {table} ({typed})"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / ".demo"
@@ -163,7 +163,9 @@ def main() -> int:
     objects = sorted(p for p in (DEMO / "reports").rglob("*") if p.is_file()) if (DEMO / "reports").exists() else []
     print(f"- report objects under {(DEMO / 'reports').relative_to(REPO)}: {len(objects)}, e.g.")
     for path in objects[:: max(1, len(objects) // 4)][:4]:
-        from airflow_provider_trafficstars import report_files  # (imports Airflow: after AIRFLOW_HOME is set)
+        from airflow_provider_trafficstars.client.reports import (
+            _files as report_files,  # (imports Airflow: after AIRFLOW_HOME is set)
+        )
 
         rows = report_files.decode(report_files.format_of(path.name), path.read_bytes())  # our objects' one reader
         print(f"    {path.relative_to(DEMO / 'reports')} ({len(rows)} rows)")

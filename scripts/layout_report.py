@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE = "airflow_provider_trafficstars"
-GLUE = ("hooks", "operators", "sensors", "triggers", "transfers", "testing")
+# exceptions: the Airflow face of client.errors (it roots them under AirflowException), so glue.
+GLUE = ("hooks", "operators", "sensors", "triggers", "transfers", "testing", "exceptions")
 
 
 def modules(root: Path) -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """Airflow version differences that only the tests need (the package's own live in ``_compat``).
 
-Import this module after ``tests/conftest.py`` has set up the temp ``AIRFLOW_HOME`` (pytest loads the
-conftest first, so a plain import at the top of a test module is fine).
+Import this module after ``tests.helpers`` has set up the temp ``AIRFLOW_HOME`` (``tests/conftest.py`` imports
+it and pytest loads the conftest first, so a plain import at the top of a test module is fine).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars._compat import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, AIRFLOW_V_3_3
+from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_V_3, AIRFLOW_V_3_1, AIRFLOW_V_3_2, AIRFLOW_V_3_3
 
 requires_airflow_3 = pytest.mark.skipif(not AIRFLOW_V_3, reason="Airflow 3 only (Task SDK, airflow.sdk authoring API)")
 requires_airflow_2 = pytest.mark.skipif(AIRFLOW_V_3, reason="Airflow 2 only (Flask AppBuilder UI)")

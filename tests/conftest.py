@@ -1,34 +1,35 @@
-"""Shared fixtures: a throwaway Airflow home on SQLite, the emulator, and a trafficstars connection.
+"""The suite's fixtures (only fixtures: what tests import lives in ``tests/helpers.py``).
 
-The Airflow environment is set at import time, before anything imports Airflow, so that every test
-(unit or integration) runs against a temp ``AIRFLOW_HOME`` and never touches a developer's own.
+Importing ``tests.helpers`` first points the process at the session's throwaway ``AIRFLOW_HOME``.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import shutil
-from collections.abc import Iterator
+import contextlib
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
-
-REPO = Path(__file__).resolve().parent.parent
-HOME = AirflowHome.temporary()
-atexit.register(HOME.remove)
-HOME.activate(
-    AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-    AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+from tests.helpers import (
+    AIRFLOW_HOME,
+    CONN_ENV,
+    CONN_ID,
+    Clock,
+    CountingStore,
+    DictStore,
+    Waits,
+    World,
+    conn_json,
+    new_api_key,
 )
-AIRFLOW_HOME = HOME.path
-DAGS_FOLDER = HOME.dags_folder
 
-from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator  # noqa: E402
-from tests.fakes import CONN_ID, TOKEN_VAR, new_api_key  # noqa: E402
+# isort: split
+from airflow_provider_trafficstars.hooks import _airflow as _compat
+from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 
 
 @pytest.fixture
@@ -43,20 +44,25 @@ def emulator(api_key: str) -> Iterator[TrafficStarsEmulator]:
         yield emu
 
 
-def conn_json(url: str, api_key: str | None, **extra: Any) -> str:
-    """Return the JSON form of an ``AIRFLOW_CONN_...`` value for a trafficstars connection."""
-    body: dict[str, Any] = {"conn_type": "trafficstars", "host": url}
-    if api_key is not None:
-        body["password"] = api_key
-    if extra:
-        body["extra"] = extra
-    return json.dumps(body)
+@pytest.fixture
+def start_emulator(api_key: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., TrafficStarsEmulator]]:
+    """Return ``start(**options)``: a real emulator knowing ``api_key``, made with the emulator's ``options``
+    (``campaigns=``, ``token_lifetime=``, ``rate_limit=``...), defined as ``trafficstars_default`` and stopped
+    at the end of the test."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**options: Any) -> TrafficStarsEmulator:
+            emu = stack.enter_context(TrafficStarsEmulator(api_keys=[api_key], **options))
+            monkeypatch.setenv(CONN_ENV, conn_json(emu.url, api_key))
+            return emu
+
+        yield start
 
 
 @pytest.fixture
 def ts_conn(monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str) -> str:
     """Define ``trafficstars_default`` (through ``AIRFLOW_CONN_...``) pointing at the emulator."""
-    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
+    monkeypatch.setenv(CONN_ENV, conn_json(emulator.url, api_key))
     return CONN_ID
 
 
@@ -90,98 +96,6 @@ def _delete_all_variables() -> None:
         session.execute(delete(Variable))
 
 
-def install_dag(source: Path) -> Any:
-    """Copy a DAG file into the configured DAGs folder and return its single DAG, parsed by a DagBag."""
-    from tests.airflow_compat import dagbag_class, sync_like_dag_processor
-
-    DagBag = dagbag_class()
-    target = DAGS_FOLDER / source.name
-    shutil.copyfile(source, target)
-    bag = DagBag(str(target))
-    assert not bag.import_errors, bag.import_errors
-    assert len(bag.dags) == 1, sorted(bag.dags)
-    sync_like_dag_processor(bag)
-    return next(iter(bag.dags.values()))
-
-
-def variable(key: str) -> str | None:
-    """Return a Variable's value straight from the metadata DB."""
-    from airflow.models import Variable
-
-    value: str | None = Variable.get(key, default_var=None)
-    return value
-
-
-def age_token_variable(key: str = TOKEN_VAR, seconds: float = 3600.0) -> None:
-    """Make the shared token record in Variable ``key`` say its token was obtained ``seconds`` earlier."""
-    from airflow.models import Variable
-
-    from tests.fakes import obtained_earlier
-
-    record = variable(key)
-    assert record is not None, f"no token record in {key}"
-    Variable.set(key, obtained_earlier(record, seconds))
-
-
-def run_xcoms(run: Any) -> dict[tuple[str, int], Any]:
-    """Return the ``return_value`` XComs of a DagRun, keyed by ``(task_id, map_index)``."""
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    from tests.airflow_compat import xcom_model, xcom_value
-
-    XComModel = xcom_model()
-    with create_session() as session:
-        rows = session.scalars(
-            select(XComModel).where(
-                XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.key == "return_value"
-            )
-        ).all()
-        return {(row.task_id, row.map_index): xcom_value(row) for row in rows}
-
-
-def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:
-    """Return the rendered template fields stored for a DagRun, keyed by ``(task_id, map_index)``."""
-    from airflow.models.renderedtifields import RenderedTaskInstanceFields as RTIF
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(select(RTIF).where(RTIF.dag_id == run.dag_id, RTIF.run_id == run.run_id)).all()
-        return {(row.task_id, row.map_index): dict(row.rendered_fields) for row in rows}
-
-
-def trigger_kwargs(trigger_class: type) -> list[dict[str, Any]]:
-    """Return the stored kwargs (decrypted) of every trigger row of ``trigger_class`` in the metadata DB."""
-    from airflow.models.trigger import Trigger
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    path = f"{trigger_class.__module__}.{trigger_class.__qualname__}"
-    with create_session() as session:
-        return [dict(row.kwargs) for row in session.scalars(select(Trigger).where(Trigger.classpath == path))]
-
-
-def task_states(run: Any) -> dict[str, str]:
-    """Return ``{task_id: state}`` of a DagRun (mapped tasks: ``task_id[map_index]``)."""
-    return {
-        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
-        for ti in run.get_task_instances()
-    }
-
-
-def task_logs() -> str:
-    """Return every task log file written under the temp AIRFLOW_HOME so far."""
-    return "".join(p.read_text(errors="replace") for p in (AIRFLOW_HOME / "logs").rglob("*") if p.is_file())
-
-
-def assert_no_secret(text: str, *secrets: str) -> None:
-    """Fail (without printing the secret) when any of ``secrets`` occurs in ``text``."""
-    for index, secret in enumerate(secrets):
-        assert secret, "an empty secret cannot be searched for"
-        assert secret not in text, f"secret #{index} leaked"
-
-
 @pytest.fixture(autouse=True)
 def _fresh_secrets_maskers() -> Iterator[None]:
     """Forget the masked values of earlier tests (``tests.airflow_compat.reset_secrets_maskers``)."""
@@ -189,3 +103,81 @@ def _fresh_secrets_maskers() -> Iterator[None]:
     from tests.airflow_compat import reset_secrets_maskers
 
     reset_secrets_maskers()
+
+
+# -- fakes: recorded waits, clocks, Variable stores ---------------------------------------------------------
+@pytest.fixture
+def waits() -> Waits:
+    """An injected ``sleep`` that records each wait."""
+    return Waits()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """An injected clock that moves only when the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def world() -> World:
+    """A clock that moves only when the code sleeps (``clock=world, sleep=world.sleep``)."""
+    return World()
+
+
+@pytest.fixture
+def store() -> DictStore:
+    """A Variable store in a dict, logging every operation."""
+    return DictStore()
+
+
+# -- faults: a hook on a connection with chosen extras, a listener that never accepts (a connect timeout the
+# emulator cannot produce: the kernel completes the handshake for any socket that listens) ----------------
+@pytest.fixture
+def counted_store(monkeypatch: pytest.MonkeyPatch) -> CountingStore:
+    """Airflow's own Variables, with every get, set and delete the hooks built from now on make counted."""
+    store = CountingStore(_compat.get_variable_store())
+    monkeypatch.setattr(_compat, "get_variable_store", lambda: store)
+    return store
+
+
+@pytest.fixture
+def make_hook(
+    monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str, waits: Waits
+) -> Callable[..., TrafficStarsHook]:
+    """Return ``make(url=..., key=..., sleep=..., **extras)``: defines the connection, returns a hook.
+
+    By default the hook points at the emulator, uses the test's API key and records its waits in ``waits``.
+    """
+
+    def make(
+        *, url: str | None = None, key: str | None = None, sleep: Any = waits, hook_kwargs: Any = None, **extra: Any
+    ) -> TrafficStarsHook:
+        monkeypatch.setenv(CONN_ENV, conn_json(url or emulator.url, key or api_key, **extra))
+        return TrafficStarsHook(sleep=sleep, **(hook_kwargs or {}))
+
+    return make
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A URL whose TCP connect never completes: a listener with a full backlog that never accepts."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    for _ in range(8):  # fill the accept queue; the next SYN is dropped and connect() hangs
+        filler = socket.socket()
+        filler.settimeout(0.2)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except OSError:
+            filler.close()
+            break
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()

@@ -1,7 +1,7 @@
 """The runs Airflow's own timetables make, as its scheduler asks for them (``next_dagrun_info``), for the tests.
 
-No metadata DB: the timetables are plain objects. Import this module after ``tests/conftest.py`` (it imports
-Airflow).
+No metadata DB: the timetables are plain objects. Import this module after ``tests.helpers`` (it imports
+Airflow; ``tests/conftest.py`` imports the helpers first).
 """
 
 from __future__ import annotations

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-import json as jsonlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_trafficstars import _compat, campaigns, reports
-from airflow_provider_trafficstars.budget import budget_key
-from airflow_provider_trafficstars.connection_fields import (
+from airflow_provider_trafficstars.client.auth._token import AccessToken
+from airflow_provider_trafficstars.client.cache._budget import budget_key
+from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache, TokenCache, VariableTokenCache
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsError,
+)
+from airflow_provider_trafficstars.hooks import _airflow as _compat
+from airflow_provider_trafficstars.hooks._connection import (
     CONN_TYPE,
     EXTRA_FIELDS,
     HIDDEN_FIELDS,
@@ -19,14 +24,7 @@ from airflow_provider_trafficstars.connection_fields import (
     RELABELING,
     connection_config,
 )
-from airflow_provider_trafficstars.connection_fields import default_token_variable as default_token_variable
-from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
-    TrafficStarsConfigError,
-    TrafficStarsError,
-)
-from airflow_provider_trafficstars.token import AccessToken
-from airflow_provider_trafficstars.token_cache import MemoryTokenCache, TokenCache, VariableTokenCache
+from airflow_provider_trafficstars.hooks._connection import default_token_variable as default_token_variable
 
 if TYPE_CHECKING:
     import requests
@@ -35,14 +33,7 @@ if TYPE_CHECKING:
 
     # Imported lazily at run time: requests and tenacity cost more to import than the rest of the
     # provider, and a DAG file that only names the hook should parse fast.
-    from airflow_provider_trafficstars.client import ClientConfig, TrafficStarsClient
-
-
-def unwrap_response(payload: Any) -> Any:
-    """Return the data of an answer: list endpoints wrap it as ``{"response": ...}``, reports answer it bare."""
-    if isinstance(payload, dict) and isinstance(payload.get("response"), (list, dict)):
-        return payload["response"]
-    return payload
+    from airflow_provider_trafficstars.client._client import ClientConfig, TrafficStarsClient
 
 
 class TrafficStarsHook(BaseHook):
@@ -100,6 +91,15 @@ class TrafficStarsHook(BaseHook):
         """
         return _compat.get_connection(conn_id)
 
+    @classmethod
+    def for_polls(cls, conn_id: str, *, wait_for_budget: bool = True) -> TrafficStarsHook:
+        """Return the hook of a sensor's pokes and a trigger's polls: no retries inside one, the next is the retry.
+
+        :param wait_for_budget: False for a trigger: the triggerer's threads are shared by every trigger, so a
+            poll without budget raises a transient error carrying the wait, which the trigger awaits.
+        """
+        return cls(conn_id, max_retries=0, wait_for_budget=wait_for_budget)
+
     def _config(self) -> tuple[ClientConfig, str]:
         conn = self.get_connection(self.trafficstars_conn_id)
         return connection_config(
@@ -107,7 +107,7 @@ class TrafficStarsHook(BaseHook):
         )
 
     def _make_client(self, cache: TokenCache | None = None) -> TrafficStarsClient:
-        from airflow_provider_trafficstars.client import TrafficStarsClient
+        from airflow_provider_trafficstars.client._client import TrafficStarsClient
 
         config, variable = self._config()
         _compat.mask_secret(config.api_key)
@@ -124,8 +124,7 @@ class TrafficStarsHook(BaseHook):
         return TrafficStarsClient(config, cache, **kwargs)
 
     @cached_property
-    def client(self) -> TrafficStarsClient:
-        """Return the client of this hook (built on first use; one HTTP session per hook)."""
+    def _client(self) -> TrafficStarsClient:
         return self._make_client()
 
     def close(self) -> None:
@@ -135,16 +134,19 @@ class TrafficStarsHook(BaseHook):
             client.close()
 
     def get_conn(self) -> TrafficStarsClient:
-        """Return the :class:`TrafficStarsClient` of this hook."""
-        return self.client
+        """Return the :class:`~airflow_provider_trafficstars.client.TrafficStarsClient` of this hook (built on
+        first use; one HTTP session per hook)."""
+        return self._client
 
     # -- public API -------------------------------------------------------------------------------
     def get_access_token(self, *, force_refresh: bool = False) -> str:
-        """Return a valid access token, from memory, the shared Variable, or a new exchange.
-
-        :param force_refresh: exchange the API key for a new token even if the cached one is fresh.
-        """
-        return self.client.token(force_refresh=force_refresh).access_token
+        """Deprecated: use ``get_token(...).access_token``, the one way to the token."""
+        warnings.warn(
+            "TrafficStarsHook.get_access_token() is deprecated; use get_token().access_token.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.get_token(force_refresh=force_refresh).access_token
 
     def get_token(self, *, min_ttl: float = 0.0, force_refresh: bool = False) -> AccessToken:
         """Return the shared token, renewed if it has less than ``min_ttl`` seconds left.
@@ -152,18 +154,18 @@ class TrafficStarsHook(BaseHook):
         :param min_ttl: seconds the token must stay valid for.
         :param force_refresh: renew regardless.
         """
-        return self.client.token(force_refresh=force_refresh, min_ttl=min_ttl)
+        return self._client.token(force_refresh=force_refresh, min_ttl=min_ttl)
 
     def get_session_info(self) -> dict[str, Any]:
         """Return the session info (``POST /v1/auth/info``). It holds secrets: never log or return it raw."""
-        return self.client.session_info()
+        return self._client.session_info()
 
     def logout(self) -> bool:
         """End the session of the cached token if it is still valid, and remove the cached token.
 
         :return: True when a logout call was sent (False: no valid token was cached).
         """
-        return self.client.logout()
+        return self._client.logout()
 
     def request(
         self,
@@ -184,7 +186,7 @@ class TrafficStarsHook(BaseHook):
             read timeouts; None decides by method (GET, HEAD, OPTIONS, PUT and DELETE are).
         :raises TrafficStarsApiError: for a non-2xx answer, with ``status_code``, ``method``, ``endpoint``.
         """
-        return self.client.request(
+        return self._client.request(
             method, endpoint, params=params, json=json, data=data, headers=headers, idempotent=idempotent
         )
 
@@ -197,107 +199,37 @@ class TrafficStarsHook(BaseHook):
         json: Any = None,
         idempotent: bool | None = None,
     ) -> Any:
-        """Send an authenticated call and return its parsed JSON answer, unwrapped (see :func:`unwrap_response`).
-
-        :raises TrafficStarsApiError: for a non-2xx answer, or a 2xx answer whose body is not JSON.
-        """
-        resp = self.request(method, endpoint, params=params, json=json, idempotent=idempotent)
-        if not resp.content:
-            return None
-        try:
-            payload = jsonlib.loads(resp.content)
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
-            path = endpoint.split("?", 1)[0]
-            raise TrafficStarsApiError(
-                f"TrafficStars answered {method.upper()} {path} with a body that is not JSON (Content-Type {kind}).",
-                status_code=resp.status_code,
-                method=method.upper(),
-                endpoint=path,
-            ) from None
-        return unwrap_response(payload)
+        """Send a call and return its JSON answer, unwrapped (see the client's ``request_json``)."""
+        return self._client.request_json(method, endpoint, params=params, json=json, idempotent=idempotent)
 
     def get_report(
         self, report: str, *, date_from: Any, date_to: Any, filters: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """Return the rows of one report call, as the API answers them.
-
-        A range aggregates over its days, except for the by-day reports (one row per day).
-
-        :param report: ``"advertiser/by-day"``, ``"advertiser/by-campaign"``, ``"advertiser/by-country"``,
-            ``"advertiser/by-creative"``, ``"advertiser/by-spot"``, ``"publisher/by-day"``,
-            ``"publisher/by-spot"`` or ``"publisher/by-country"``.
-        :param date_from: first day, ``YYYY-MM-DD`` or a ``date`` (inclusive).
-        :param date_to: last day (inclusive).
-        :param filters: ``{"campaign_id": [...]}`` (advertiser) or ``{"spot_id": [...]}`` (publisher).
-        :raises TrafficStarsConfigError: for an unknown report, a bad or reversed range or a bad filter,
-            before any call.
-        :raises TrafficStarsDataError: when the answer is not a list of rows, an empty body, a 204 or JSON
-            ``null`` included (a day without rows is ``[]``).
-        """
-        spec = reports.report_spec(report)
-        query = reports.report_query(spec, date_from, date_to, filters)
-        payload = self.request_json("GET", spec.path, params=query)
-        return reports.answer_rows(spec, payload, date_from=query["date_from"], date_to=query["date_to"])
+        """Return the rows of one report call (see the client's :meth:`~.client.reports._api.ReportsApi.get_report`)."""
+        return self._client.get_report(report, date_from=date_from, date_to=date_to, filters=filters)
 
     def get_campaigns(self, *, status: str | Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Return the campaigns of the account (``GET /v1.1/campaigns``).
-
-        :param status: only campaigns with this status or one of these, e.g. ``"enabled"`` (sent as ``status[]``).
-        :raises TrafficStarsConfigError: for a status that is not a plain name, before any call.
-        :raises TrafficStarsDataError: when the answer is not a list of campaigns (nothing, ``null``, ...).
-        """
-        spec = reports.CAMPAIGNS_SPEC
-        query = reports.filter_values(spec, None if status is None else {"status": status})
-        return reports.answer_rows(spec, self.request_json("GET", spec.path, params=query))
+        """Return the account's campaigns (see :meth:`~.client.reports._api.ReportsApi.get_campaigns`)."""
+        return self._client.get_campaigns(status=status)
 
     # -- campaigns and balance (checks and parsing in campaigns.py) ---------------------------------
     def get_campaign(self, campaign_id: int) -> dict[str, Any]:
-        """Return one campaign (``GET /v1.1/campaigns/{id}``): ``id``, ``name``, ``status``, ``price``, ...
-
-        :raises TrafficStarsConfigError: for a malformed id, before any call.
-        :raises TrafficStarsApiError: for an error answer (404: no such campaign) or one that is not a campaign.
-        """
-        cid = campaigns.parse_campaign_id(campaign_id)
-        return campaigns.parse_campaign(self.request_json("GET", campaigns.campaign_path(cid)), cid)
+        """Return one campaign (see :meth:`~.client.campaigns._api.CampaignsApi.get_campaign`)."""
+        return self._client.get_campaign(campaign_id)
 
     def set_campaigns_state(self, campaign_ids: Sequence[int], state: str) -> dict[str, Any]:
-        """Run or pause campaigns in one call (``PUT /v2/campaigns/run|pause``); return the parsed answer.
-
-        TrafficStars answers 200 even when some campaigns could not be changed: the result
-        ``{"success": [...], "failed": [...], "total": n}`` says which. The call is idempotent (a campaign
-        already in ``state`` stays so), so it is retried after 5xx like any PUT.
-
-        :param campaign_ids: the campaigns (at least one).
-        :param state: ``"run"`` or ``"pause"``.
-        :raises TrafficStarsConfigError: for a bad id, an empty list or a bad state, before any call.
-        """
-        ids, path = campaigns.parse_campaign_ids(campaign_ids), campaigns.state_path(state)
-        if not ids:
-            raise TrafficStarsConfigError("set_campaigns_state needs at least one campaign id.")
-        answer = self.request_json("PUT", path, json={"campaign_ids": ids})
-        return campaigns.parse_state_result(answer, ids, state)
+        """Run or pause campaigns in one call (see :meth:`~.client.campaigns._api.CampaignsApi.set_campaigns_state`)."""
+        return self._client.set_campaigns_state(campaign_ids, state)
 
     def update_campaign(
         self, campaign_id: int, *, price: float | None = None, max_daily: float | None = None
     ) -> dict[str, Any] | None:
-        """Set the bid (``price``) and/or the daily budget (``max_daily``) of a campaign; return the answer.
-
-        :raises TrafficStarsConfigError: for a bad id or amount, or when neither value is given, before any call.
-        """
-        cid = campaigns.parse_campaign_id(campaign_id)
-        given = (("price", price), ("max_daily", max_daily))
-        body = {name: campaigns.parse_amount(value, name) for name, value in given if value is not None}
-        if not body:
-            raise TrafficStarsConfigError("update_campaign needs price or max_daily (or both).")
-        # PATCH is not idempotent by method (RFC 9110), but this one sets absolute values: sending it twice
-        # leaves the campaign as sending it once does, so a 5xx or a read timeout may be retried.
-        answer = self.request_json("PATCH", campaigns.campaign_path(cid), json=body, idempotent=True)
-        return answer if isinstance(answer, dict) else None
+        """Set a campaign's bid and/or budget (see :meth:`~.client.campaigns._api.CampaignsApi.update_campaign`)."""
+        return self._client.update_campaign(campaign_id, price=price, max_daily=max_daily)
 
     def get_balance(self) -> float:
-        """Return the account balance (``GET /v2/userinfo/balance``; see :func:`.campaigns.parse_balance`)."""
-        return campaigns.parse_balance(self.request_json("GET", campaigns.BALANCE_PATH))
+        """Return the account balance (see :meth:`~.client.campaigns._api.CampaignsApi.get_balance`)."""
+        return self._client.get_balance()
 
     def test_connection(self) -> tuple[bool, str]:
         """Exchange the API key for a token and read the session info, touching no shared state.

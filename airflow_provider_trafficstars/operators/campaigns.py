@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars import campaigns
+from airflow_provider_trafficstars.client.campaigns import _parse as campaigns
+from airflow_provider_trafficstars.client.campaigns import _rules as rules
 from airflow_provider_trafficstars.exceptions import (
     TrafficStarsApiError,
     TrafficStarsConfigError,
     TrafficStarsPartialFailureError,
 )
-from airflow_provider_trafficstars.operators.trafficstars import DEFAULT_CONN_ID, _TrafficStarsOperator
+from airflow_provider_trafficstars.operators._base import DEFAULT_CONN_ID, TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
+class TrafficStarsCampaignStateOperator(TrafficStarsBaseOperator):
     """Run or pause campaigns; return ``{"changed": [...], "failed": [...], "unchanged": [...], "uncertain": [...]}``.
 
     The campaigns are read first (``GET /v1.1/campaigns``, and ``GET /v1.1/campaigns/{id}`` for an id that
@@ -30,7 +31,7 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
     ``unchanged`` and not sent, so a rerun changes nothing and says so. The others are sent in batches of
     ``batch_size`` (``PUT /v2/campaigns/run|pause``). TrafficStars answers 200 even when it could not
     change a campaign: such ids are ``failed``. With ``dry_run`` nothing is sent and the same rule
-    (:func:`~.campaigns.predict_outcome`) says what the real run would do: ``changed``; ``failed`` (an
+    (:func:`~.rules.predict_outcome`) says what the real run would do: ``changed``; ``failed`` (an
     unknown id, a ``rejected``, ``draft`` or ``unapproved`` campaign); ``uncertain`` (a status the rule does
     not know: only TrafficStars' answer can tell). A real run's ``uncertain`` is always empty.
 
@@ -69,12 +70,12 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
 
     def execute(self, context: Context) -> dict[str, list[int]]:
         ids = campaigns.parse_campaign_ids(self.campaign_ids)
-        dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
+        dry_run = campaigns.check_flag(self.dry_run_flag, "dry_run")
         target = campaigns.STATE_STATUS[self.state]
         statuses = self._statuses(ids)
-        predicted = {cid: campaigns.predict_outcome(self.state, statuses[cid]) for cid in ids}
+        predicted = {cid: rules.predict_outcome(self.state, statuses[cid]) for cid in ids}
         if dry_run:
-            result = {outcome: [cid for cid in ids if predicted[cid] == outcome] for outcome in campaigns.OUTCOMES}
+            result = {outcome: [cid for cid in ids if predicted[cid] == outcome] for outcome in rules.OUTCOMES}
             self.log.info(
                 "Dry run: would %s campaigns %s; already %s: %s; would fail: %s; cannot tell (unknown status): %s. "
                 "Nothing was sent.",
@@ -94,7 +95,7 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
         refused = {cid: statuses[cid] for cid in failed if predicted[cid] == "changed"}
         if accepted or refused:
             self.log.warning(
-                "TrafficStars answered against the rule dry runs use (campaigns.predict_outcome): it changed %s "
+                "TrafficStars answered against the rule dry runs use (rules.predict_outcome): it changed %s "
                 "and refused %s (id: status).",
                 accepted, refused,
             )  # fmt: skip
@@ -105,7 +106,7 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
             reasons = {cid: statuses[cid] or "unknown id" for cid in failed}
             raise TrafficStarsPartialFailureError(
                 f"TrafficStars could not {self.state} campaigns {failed} (their status: {reasons}; changed: "
-                f"{changed}, already {target}: {unchanged}). Only {sorted(campaigns.SWITCHABLE_STATUSES)} campaigns "
+                f"{changed}, already {target}: {unchanged}). Only {sorted(rules.SWITCHABLE_STATUSES)} campaigns "
                 "can be run or paused; fix them in TrafficStars, or set fail_on_partial=False to carry on.",
                 failed=failed,
                 changed=changed,
@@ -135,7 +136,7 @@ class TrafficStarsCampaignStateOperator(_TrafficStarsOperator):
         return found
 
 
-class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
+class TrafficStarsCampaignUpdateOperator(TrafficStarsBaseOperator):
     """Set a campaign's bid (``price``) and/or daily budget (``max_daily``); return the before/after values.
 
     The campaign is read first; with ``max_change`` a value that would move by more than that fraction of
@@ -143,7 +144,7 @@ class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
     sent, so a typo in a DAG cannot multiply spend. Only the values that differ are sent
     (``PATCH /v1.1/campaigns/{id}``); a rerun sends nothing. The XCom:
     ``{"campaign_id", "before": {field: value}, "after": {field: value}, "changed": [fields], "uncertain":
-    [fields]}``. A dry run on a campaign whose status :func:`~.campaigns.predict_outcome` does not know lists
+    [fields]}``. A dry run on a campaign whose status :func:`~.rules.predict_outcome` does not know lists
     the fields in ``uncertain``, not ``changed`` (a real run's ``uncertain`` is always empty).
 
     :param campaign_id: the campaign (templated).
@@ -194,15 +195,15 @@ class TrafficStarsCampaignUpdateOperator(_TrafficStarsOperator):
         if not wanted:
             raise TrafficStarsConfigError(f"Task {self.task_id!r}: price and max_daily both rendered empty.")
         max_change = campaigns.parse_max_change(self.max_change)
-        dry_run = campaigns.parse_flag(self.dry_run_flag, "dry_run")
+        dry_run = campaigns.check_flag(self.dry_run_flag, "dry_run")
         campaign = self.hook.get_campaign(cid)
-        plan = campaigns.plan_update(cid, campaign, wanted, max_change)
+        plan = rules.plan_update(cid, campaign, wanted, max_change)
         changes = {field: plan["after"][field] for field in plan["changed"]}
         if not changes:
             self.log.info("Campaign %s already has %s: nothing to send.", cid, plan["after"])
             return plan
         if dry_run:
-            if campaigns.predict_outcome("update", campaign["status"]) == "uncertain":
+            if rules.predict_outcome("update", campaign["status"]) == "uncertain":
                 plan["changed"], plan["uncertain"] = [], plan["changed"]
                 self.log.info(
                     "Dry run: campaign %s has the status %r, unknown to this provider: whether TrafficStars takes "

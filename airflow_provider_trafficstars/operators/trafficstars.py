@@ -6,44 +6,24 @@ never handles a token, and no token ever reaches an XCom, a rendered template or
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
-
-from airflow_provider_trafficstars.exceptions import TrafficStarsApiError, TrafficStarsConfigError
-from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.session_check import check_seconds, require_ttl, session_summary
+from airflow_provider_trafficstars.client._checks import check_seconds, require_ttl, session_summary
+from airflow_provider_trafficstars.client.http._answers import json_body
+from airflow_provider_trafficstars.client.http._urls import endpoint_path
+from airflow_provider_trafficstars.exceptions import (
+    TrafficStarsConfigError,
+    TrafficStarsResponseCheckError,
+)
+from airflow_provider_trafficstars.operators._base import DEFAULT_CONN_ID, TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     import requests
     from airflow.providers.common.compat.sdk import Context
 
-DEFAULT_CONN_ID = TrafficStarsHook.default_conn_name
 
-
-class TrafficStarsResponseCheckError(TrafficStarsApiError):
-    """The ``response_check`` of a :class:`TrafficStarsApiOperator` returned False."""
-
-
-class _TrafficStarsOperator(BaseOperator):
-    """Base of the TrafficStars operators: the connection id and the hook, built on first use."""
-
-    ui_color = "#f4e1f0"
-
-    def __init__(self, *, trafficstars_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.trafficstars_conn_id = trafficstars_conn_id
-
-    @cached_property
-    def hook(self) -> TrafficStarsHook:
-        """Return the hook of this task (no I/O until it is used)."""
-        return TrafficStarsHook(self.trafficstars_conn_id)
-
-
-class TrafficStarsSessionInfoOperator(_TrafficStarsOperator):
+class TrafficStarsSessionInfoOperator(TrafficStarsBaseOperator):
     """Read the session info of the shared token; return ``{"expires_in", "expires_at", "token_type"}``.
 
     The answer's access and refresh tokens never reach the XCom or the log. ``expires_at`` (ISO 8601
@@ -62,7 +42,7 @@ class TrafficStarsSessionInfoOperator(_TrafficStarsOperator):
         return summary
 
 
-class TrafficStarsLogoutOperator(_TrafficStarsOperator):
+class TrafficStarsLogoutOperator(TrafficStarsBaseOperator):
     """End the session of the shared token and clear the cached token.
 
     Succeeds when there is no valid cached token and when TrafficStars says the token is already
@@ -80,7 +60,7 @@ class TrafficStarsLogoutOperator(_TrafficStarsOperator):
             self.log.info("No valid TrafficStars token was cached: nothing to log out from.")
 
 
-class TrafficStarsRefreshTokenOperator(_TrafficStarsOperator):
+class TrafficStarsRefreshTokenOperator(TrafficStarsBaseOperator):
     """Make sure the shared token stays valid for at least ``min_ttl`` seconds; return ``{"expires_at"}``.
 
     Put it first in a DAG: it renews the token once (only when needed, or always with ``force``) and
@@ -113,7 +93,7 @@ class TrafficStarsRefreshTokenOperator(_TrafficStarsOperator):
         return {"expires_at": token.expires_at.isoformat()}
 
 
-class TrafficStarsApiOperator(_TrafficStarsOperator):
+class TrafficStarsApiOperator(TrafficStarsBaseOperator):
     """Send an authenticated call to any TrafficStars endpoint; return the parsed JSON answer.
 
     The answer body is never logged (it may hold secrets): only the status and the size are.
@@ -177,7 +157,7 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
             headers=self.headers,
             idempotent=self.idempotent,
         )
-        path = self.endpoint.split("?", 1)[0]
+        path = endpoint_path(self.endpoint)
         self.log.info(
             "TrafficStars answered HTTP %s to %s %s (%d bytes).", resp.status_code, self.method, path, len(resp.content)
         )
@@ -190,16 +170,4 @@ class TrafficStarsApiOperator(_TrafficStarsOperator):
             )
         if self.response_filter is not None:
             return self.response_filter(resp)
-        if not resp.content:
-            return None
-        try:
-            return jsonlib.loads(resp.content)
-        except (ValueError, RecursionError):  # RecursionError: deeply nested JSON
-            kind = resp.headers.get("Content-Type", "unknown").split(";")[0] or "unknown"
-            raise TrafficStarsApiError(
-                f"TrafficStars answered {self.method} {path} with a body that is not JSON (Content-Type {kind}); "
-                "use response_filter to return something else.",
-                status_code=resp.status_code,
-                method=self.method,
-                endpoint=path,
-            ) from None
+        return json_body(resp, self.method, self.endpoint, hint=" Use response_filter to return something else.")

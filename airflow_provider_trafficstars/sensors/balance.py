@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_trafficstars.campaigns import parse_amount
+from airflow_provider_trafficstars.client._checks import BALANCE
+from airflow_provider_trafficstars.client.campaigns._parse import parse_amount
 from airflow_provider_trafficstars.sensors.base import TrafficStarsPollingSensor
-from airflow_provider_trafficstars.triggers.balance import TrafficStarsBalanceTrigger
 
 
 class TrafficStarsBalanceSensor(TrafficStarsPollingSensor):
@@ -24,7 +24,8 @@ class TrafficStarsBalanceSensor(TrafficStarsPollingSensor):
     """
 
     template_fields: Sequence[str] = ("min_balance",)
-    trigger_class = TrafficStarsBalanceTrigger
+    check = BALANCE
+    trigger_classpath = "airflow_provider_trafficstars.triggers.balance.TrafficStarsBalanceTrigger"
 
     def __init__(self, *, min_balance: float | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -32,6 +33,6 @@ class TrafficStarsBalanceSensor(TrafficStarsPollingSensor):
             parse_amount(min_balance, "min_balance", allow_zero=True)
         self.min_balance = min_balance
 
-    def trigger_kwargs(self) -> dict[str, Any]:
-        # The trigger checks min_balance (after templating, before any call).
-        return {"min_balance": self.min_balance}
+    def check_kwargs(self) -> dict[str, Any]:
+        # min_balance is checked once rendered, before any call.
+        return {"min_balance": parse_amount(self.min_balance, "min_balance", allow_zero=True)}

@@ -1,9 +1,10 @@
 """The base of every TrafficStars sensor: poke, reschedule and deferrable mode run one check.
 
-A subclass names its trigger class; a poke builds that trigger (no I/O) and calls its ``check`` on the
-task's hook, and the deferrable mode hands the same trigger to the triggerer. So the three modes cannot
-differ in what they decide, only in how they wait; and how long they wait after trouble is one rule,
-:func:`~airflow_provider_trafficstars.waits.next_poll_delay`, in all three.
+A subclass names its :class:`~.client._checks.Check` and the dotted path of its trigger; a poke runs the
+check on the task's hook, and the deferrable mode hands the trigger (which runs the same check) to the
+triggerer. So the three modes cannot differ in what they decide, only in how they wait; how a failure is
+read is one rule (:func:`~.client._checks.classify`), and how long they wait after trouble another
+(:func:`~.client.http._waits.next_poll_delay`), in all three. Sensors never import triggers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import inspect
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.providers.common.compat.sdk import (
     AirflowFailException,
@@ -22,20 +24,15 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_trafficstars._compat import AIRFLOW_VERSION
-from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsApiError,
-    TrafficStarsAuthError,
-    TrafficStarsConfigError,
-    is_transient,
-)
+from airflow_provider_trafficstars.client._checks import Check, classify, from_event
+from airflow_provider_trafficstars.client.auth._token import utcnow
+from airflow_provider_trafficstars.client.http._waits import next_poll_delay
+from airflow_provider_trafficstars.exceptions import TrafficStarsError
+from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_VERSION
 from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-from airflow_provider_trafficstars.waits import next_poll_delay
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context
-
-    from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
+    from airflow.providers.common.compat.sdk import BaseTrigger, Context
 
 
 def _loop_asks_next_poke_interval() -> bool:
@@ -45,7 +42,7 @@ def _loop_asks_next_poke_interval() -> bool:
     ``_get_next_poke_interval(started_at, run_duration, poke_count)`` how long to sleep (poke mode) and when
     to reschedule (reschedule mode), with that signature on every version this package supports (2.11 and
     3.0-3.3, read in their sources). The override below exists only where that holds; on any other version
-    the pokes fall back to Airflow's own interval, and ``tests/integration/test_sensor_waits.py`` proves on
+    the pokes fall back to Airflow's own interval, and ``tests/sensors/test_sensor_waits.py`` proves on
     every leg of the version matrix that the loop follows the override.
     """
     from packaging.version import Version
@@ -61,10 +58,10 @@ LOOP_ASKS_NEXT_POKE_INTERVAL = _loop_asks_next_poke_interval()
 
 
 class TrafficStarsPollingSensor(BaseSensorOperator):
-    """Wait until the check of :attr:`trigger_class` holds, in a worker slot or in the triggerer.
+    """Wait until :attr:`check` holds, in a worker slot or in the triggerer (:attr:`trigger_classpath`).
 
     HTTP 429, 5xx and network errors mean "not yet", and the next poke waits what the trigger's next poll
-    would (:func:`~airflow_provider_trafficstars.waits.next_poll_delay`: at least the ``Retry-After`` of a 429
+    would (:func:`~.client.http._waits.next_poll_delay`: at least the ``Retry-After`` of a 429
     or 503, in poke and reschedule mode alike); a rejected API key or a bad argument fails the task at once,
     without retries (or skips it with ``soft_fail``), as it will not fix itself.
 
@@ -75,7 +72,10 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
 
     template_fields: Sequence[str] = ()
     ui_color = "#f4e1f0"
-    trigger_class: ClassVar[type[TrafficStarsPollingTrigger]]
+    #: The condition (shared with the trigger).
+    check: ClassVar[Check]
+    #: The dotted path of the trigger that runs :attr:`check` in the triggerer.
+    trigger_classpath: ClassVar[str]
 
     def __init__(
         self,
@@ -89,45 +89,41 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
         self.trafficstars_conn_id = trafficstars_conn_id
         self.deferrable = deferrable
         # The trouble of the last poke and how many pokes in a row met trouble: what the next wait depends on.
-        self._poke_trouble: TrafficStarsApiError | None = None
+        self._poke_trouble: TrafficStarsError | None = None
         self._troubled_pokes = 0
 
-    def trigger_kwargs(self) -> dict[str, Any]:
-        """Return the subclass's own arguments of its trigger (besides conn_id, poke_interval, timeout_at)."""
+    def check_kwargs(self) -> dict[str, Any]:
+        """Return the subclass's own arguments of its check (and trigger)."""
         return {}
-
-    def make_trigger(self, timeout_at: str | None = None) -> TrafficStarsPollingTrigger:
-        """Return the trigger of this sensor (it also validates the arguments: no I/O)."""
-        return self.trigger_class(
-            conn_id=self.trafficstars_conn_id,
-            poke_interval=self.poke_interval,
-            timeout_at=timeout_at,
-            **self.trigger_kwargs(),
-        )
 
     @cached_property
     def hook(self) -> TrafficStarsHook:
-        """Return the hook of the pokes (built like the trigger's: no retries, the next poke is the retry)."""
-        return self.make_trigger().make_hook()
+        """Return the hook of the pokes (built as the trigger's: no retries, the next poke is the retry)."""
+        return TrafficStarsHook.for_polls(self.trafficstars_conn_id)
+
+    @staticmethod
+    def _fail(exc: TrafficStarsError) -> NoReturn:
+        """Raise a failure of the check: a lasting one will not fix itself, so no retries (a skip with
+        ``soft_fail``: BaseSensorOperator.execute turns AirflowFailException into one)."""
+        if classify(exc) == "lasting":
+            raise AirflowFailException(str(exc)) from exc
+        raise exc
 
     # -- poke and reschedule mode -----------------------------------------------------------------
     def poke(self, context: Context) -> PokeReturnValue:
         self._poke_trouble = None
         try:
-            result = self.make_trigger().check(self.hook)
-        except (TrafficStarsAuthError, TrafficStarsConfigError) as exc:
-            # soft_fail turns AirflowFailException into a skip (BaseSensorOperator.execute).
-            raise AirflowFailException(str(exc)) from exc
-        except TrafficStarsApiError as exc:
-            if not is_transient(exc):
-                raise
+            result = self.check.run(self.hook, **self.check_kwargs())
+        except TrafficStarsError as exc:
+            if classify(exc) != "not_yet":
+                self._fail(exc)
             self._poke_trouble, self._troubled_pokes = exc, self._troubled_pokes + 1
             self.log.warning("TrafficStars is not ready yet: %s", exc)
             return PokeReturnValue(False)
         self._troubled_pokes = 0
         if result is None:
             return PokeReturnValue(False)
-        self.log.info("TrafficStars: %s holds.", self.trigger_class.waiting_for)
+        self.log.info("TrafficStars: %s holds.", self.check.waiting_for)
         return PokeReturnValue(True, result)
 
     if LOOP_ASKS_NEXT_POKE_INTERVAL:
@@ -140,11 +136,20 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
             )
 
     # -- deferrable mode --------------------------------------------------------------------------
+    def make_trigger(self, timeout_at: str | None = None) -> BaseTrigger:
+        """Return the trigger of this sensor (it validates the arguments: no I/O)."""
+        module, _, name = self.trigger_classpath.rpartition(".")
+        trigger_class = getattr(import_module(module), name)
+        return trigger_class(
+            conn_id=self.trafficstars_conn_id,
+            poke_interval=self.poke_interval,
+            timeout_at=timeout_at,
+            **self.check_kwargs(),
+        )
+
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        from airflow_provider_trafficstars.token import utcnow
-
         self.defer(
             trigger=self.make_trigger(timeout_at=utcnow().add(seconds=self.timeout).isoformat()),
             method_name="execute_complete",
@@ -153,20 +158,13 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        """Return the trigger's result, or fail (skip with ``soft_fail``)."""
+        """Return the trigger's result, or fail as a poke would have (skip with ``soft_fail``)."""
         status = (event or {}).get("status")
         if event is not None and status == "success" and "result" in event:
-            self.log.info("TrafficStars: %s holds.", self.trigger_class.waiting_for)
+            self.log.info("TrafficStars: %s holds.", self.check.waiting_for)
             return event["result"]
-        message = str((event or {}).get("message") or f"the trigger sent an unusable event (status {status!r})")
         if status == "timeout":
-            raise AirflowSensorTimeout(message)
-        if event is not None and event.get("kind") == "api":
-            raise TrafficStarsApiError(
-                message,
-                status_code=event.get("status_code"),
-                method=str(event.get("method") or "GET"),
-                endpoint=str(event.get("endpoint") or "?"),
-            )
-        # A rejected key or an impossible argument will not fix itself: fail without retries.
-        raise AirflowFailException(message)
+            raise AirflowSensorTimeout(str(event.get("message") or "the trigger timed out"))  # type: ignore[union-attr]
+        if event is not None and status == "error" and isinstance(event.get("error"), dict):
+            self._fail(from_event(event["error"]))
+        raise AirflowFailException(f"The trigger sent an unusable event (status {status!r}).")

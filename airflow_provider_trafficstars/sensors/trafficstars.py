@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_trafficstars.client._checks import SESSION, check_seconds
 from airflow_provider_trafficstars.sensors.base import TrafficStarsPollingSensor
-from airflow_provider_trafficstars.session_check import check_seconds
-from airflow_provider_trafficstars.triggers.trafficstars import TrafficStarsSessionTrigger
 
 
 class TrafficStarsSessionSensor(TrafficStarsPollingSensor):
@@ -24,11 +23,12 @@ class TrafficStarsSessionSensor(TrafficStarsPollingSensor):
     :param poke_interval: seconds between pokes.
     """
 
-    trigger_class = TrafficStarsSessionTrigger
+    check = SESSION
+    trigger_classpath = "airflow_provider_trafficstars.triggers.trafficstars.TrafficStarsSessionTrigger"
 
     def __init__(self, *, min_ttl: float = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.min_ttl = check_seconds(min_ttl)
 
-    def trigger_kwargs(self) -> dict[str, Any]:
+    def check_kwargs(self) -> dict[str, Any]:
         return {"min_ttl": self.min_ttl}

@@ -10,24 +10,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+    from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
+    from airflow_provider_trafficstars.testing._state import EmulatorState, RecordedRequest, new_api_key
     from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
-    from airflow_provider_trafficstars.testing.emulator_state import EmulatorState, RecordedRequest
 
-__all__ = ["AirflowHome", "EmulatorState", "RecordedRequest", "TrafficStarsEmulator"]
+__all__ = ["AirflowHome", "EmulatorState", "RecordedRequest", "TrafficStarsEmulator", "new_api_key"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "AirflowHome":
-        from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+        from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 
         return AirflowHome
     if name == "TrafficStarsEmulator":
         from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 
         return TrafficStarsEmulator
-    if name in ("EmulatorState", "RecordedRequest"):
-        from airflow_provider_trafficstars.testing import emulator_state
+    if name in ("EmulatorState", "RecordedRequest", "new_api_key"):
+        from airflow_provider_trafficstars.testing import _state as emulator_state
 
         return getattr(emulator_state, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,16 +31,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_trafficstars.testing import emulator_reports
-from airflow_provider_trafficstars.testing.emulator_campaigns import CampaignStore
-from airflow_provider_trafficstars.testing.emulator_http import TOKEN_PATH, EmulatorServer
-from airflow_provider_trafficstars.testing.emulator_state import (
-    REDIRECT_LOCATION,
+from airflow_provider_trafficstars.testing import _reports as emulator_reports
+from airflow_provider_trafficstars.testing._campaigns import CampaignStore
+from airflow_provider_trafficstars.testing._http import EmulatorServer
+from airflow_provider_trafficstars.testing._state import (
     EmulatorState,
-    FaultRule,
     RecordedRequest,
-    TokenOverride,
 )
+from airflow_provider_trafficstars.testing._switches import EmulatorSwitches
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -53,7 +51,7 @@ __all__ = ["EmulatorState", "RecordedRequest", "TrafficStarsEmulator", "main"]
 DEFAULT_PORT = 18765
 
 
-class TrafficStarsEmulator:
+class TrafficStarsEmulator(EmulatorSwitches):
     """A local TrafficStars API served from a daemon thread (see the module docstring)."""
 
     def __init__(
@@ -153,116 +151,6 @@ class TrafficStarsEmulator:
     @property
     def _client_host(self) -> str:
         return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self._host, self._host)
-
-    # -- inspection ----------------------------------------------------------------------------
-    @property
-    def campaign_ids(self) -> list[int]:
-        """The ids of the account's campaigns (the reports have rows for these)."""
-        return self.campaigns.ids()
-
-    def request_log(self) -> list[RecordedRequest]:
-        return self.state.request_log()
-
-    def count(self, method: str | None = None, path: str | None = None) -> int:
-        return self.state.count(method, path)
-
-    @property
-    def token_requests(self) -> int:
-        return self.state.count("POST", TOKEN_PATH)
-
-    @property
-    def issued_tokens(self) -> list[str]:
-        return self.state.issued_tokens()
-
-    # -- control -------------------------------------------------------------------------------
-    def reset(self) -> None:
-        self.state.reset()
-        self.campaigns.reset()
-        self.reports.reset()
-
-    def add_api_key(self, key: str) -> None:
-        self.state.add_api_key(key)
-
-    def remove_api_key(self, key: str) -> None:
-        self.state.remove_api_key(key)
-
-    def revoke_all(self) -> None:
-        self.state.revoke_all()
-
-    def advance(self, seconds: float) -> None:
-        self.state.advance(seconds)
-
-    def fail_next(
-        self,
-        n: int,
-        status: int = 503,
-        *,
-        retry_after: str | None = None,
-        path: str | None = None,
-        body: str | bytes | None = None,
-        content_type: str = "application/json",
-        method: str | None = None,
-    ) -> None:
-        """Answer the next ``n`` matching calls (any path, or ``path``; any method, or ``method``) with ``status``."""
-        raw, verb = _bytes(body), method and method.upper()
-        self.state.add_fault(FaultRule("fail", n, status, retry_after, path, raw, content_type, method=verb))
-
-    def drop_next(self, n: int, *, path: str | None = None) -> None:
-        self.state.add_fault(FaultRule("drop", n, path=path))
-
-    def truncate_next(self, n: int, *, path: str | None = None, body: str | bytes | None = None) -> None:
-        """Answer the next ``n`` matching calls with 200, a full Content-Length and only half the body."""
-        self.state.add_fault(FaultRule("truncate", n, 200, path=path, body=_bytes(body)))
-
-    def redirect_next(
-        self, n: int, *, path: str | None = None, status: int = 307, location: str = REDIRECT_LOCATION
-    ) -> None:
-        """Answer the next ``n`` matching calls with the 3xx ``status``, ``Location: location`` and no body."""
-        self.state.add_fault(FaultRule("redirect", n, status, path=path, location=location))
-
-    def set_latency(self, seconds: float, *, path: str | None = None) -> None:
-        """Wait ``seconds`` before answering each call to ``path`` (every path: ``None``).
-
-        A path's own setting wins over the one for every path; 0 removes it. The wait ends when the emulator
-        stops (the call then gets no answer).
-        """
-        self.state.set_latency(seconds, path)
-
-    def trickle(self, seconds_per_byte: float, *, path: str | None = None) -> None:
-        """Send each answer's body on ``path`` (every path: ``None``) one byte at a time; 0 removes it.
-
-        The headers (with the whole body's Content-Length) go out at once, then ``seconds_per_byte`` passes
-        before each further byte: a client whose timeout bounds each read, not the whole call, waits about
-        ``len(body) * seconds_per_byte``. The pauses end when the emulator stops.
-        """
-        self.state.set_trickle(seconds_per_byte, path)
-
-    def set_rate_limit(self, rate_limit: tuple[int, float] | None, *, retry_after: bool = True) -> None:
-        """Answer 429 once more than ``count`` calls arrive within ``window`` seconds.
-
-        :param retry_after: whether the 429 says ``Retry-After`` (the seconds until a call leaves the window).
-        """
-        self.state.set_rate_limit(rate_limit, retry_after=retry_after)
-
-    def forbid(self, path: str, status: int | None = 401) -> None:
-        """Answer ``status`` to every call with a valid token on ``path``: an endpoint the API key may not use.
-
-        A missing or invalid token still gets the usual 401 ``invalid_token``; ``status=None`` lifts the switch.
-        """
-        self.state.forbid(path, status)
-
-    def set_token_response(
-        self, body: str | bytes | None, *, status: int = 200, content_type: str = "application/json"
-    ) -> None:
-        raw = _bytes(body)
-        self.state.set_token_override(None if raw is None else TokenOverride(raw, status, content_type))
-
-    def echo_secrets_in_errors(self, on: bool = True) -> None:
-        self.state.set_echo_secrets(on)
-
-
-def _bytes(body: str | bytes | None) -> bytes | None:
-    return body.encode() if isinstance(body, str) else body
 
 
 # -- command line ---------------------------------------------------------------------------------

@@ -9,20 +9,24 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import Asset, ObjectStoragePath
 
-from airflow_provider_trafficstars import coverage, report_files, report_storage, reports
-from airflow_provider_trafficstars._compat import get_variable_store
-from airflow_provider_trafficstars.cursor import CursorRecord, ExportCursor, cursor_key
-from airflow_provider_trafficstars.operators.trafficstars import _TrafficStarsOperator
+from airflow_provider_trafficstars.client.cache._cursor import CursorRecord, ExportCursor, cursor_key
+from airflow_provider_trafficstars.client.reports import _catalogue as reports
+from airflow_provider_trafficstars.client.reports import _coverage as coverage
+from airflow_provider_trafficstars.client.reports import _files as report_files
+from airflow_provider_trafficstars.client.reports import _schema as schema
+from airflow_provider_trafficstars.client.reports import _storage as report_storage
+from airflow_provider_trafficstars.hooks._airflow import get_variable_store
+from airflow_provider_trafficstars.operators._base import TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 
-class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
+class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
     """Export a TrafficStars report to object storage: one complete object per day, the same bytes on a rerun.
 
-    **Which days a run covers** (decided once, in :func:`airflow_provider_trafficstars.coverage.decide`),
+    **Which days a run covers** (decided once, in :func:`~.client.reports._coverage.decide`),
     in calendar days of the connection extra ``report_timezone`` (default UTC): every day since the
     export's first run is exported at least once, whatever the schedule, time zones, DST, missed or
     skipped runs, pauses and clears. The export (this report, filters and format at this destination, for
@@ -45,7 +49,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
     rows still gets its object (a header-only CSV, an empty JSON Lines file, a Parquet file with its
     schema): "fetched, nothing happened" differs from "not fetched"; an answer with nothing in it (an empty
     body, a 204, JSON ``null``) fails the task and leaves the day's object as it was. Each object appears
-    only when complete (how, per protocol: :mod:`airflow_provider_trafficstars.report_storage`; a
+    only when complete (how, per protocol: :mod:`airflow_provider_trafficstars.client.reports._storage`; a
     destination where that cannot be guaranteed fails before any API call); a failure on a later day
     leaves the earlier days' objects complete and no stray temporary object. Columns: the report's known
     fields in a fixed order (``day`` first), then unknown fields sorted; rows sorted by their values.
@@ -111,7 +115,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         template = report_files.check_destination(self.destination)
         report_storage.prepare(template, self._storage_path)  # an unusable destination fails before any call
         filters = reports.filter_values(self.spec, self.filters)
-        zone = reports.report_timezone(self.hook.client.config.report_timezone, self.trafficstars_conn_id)
+        zone = reports.report_timezone(self.hook.get_conn().config.report_timezone, self.trafficstars_conn_id)
         now = datetime.now(timezone.utc)
         cursor = None if self.spec.is_campaigns else self._cursor(template, fmt, filters)
         record = cursor.load() if cursor else CursorRecord()
@@ -149,7 +153,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
 
     def _cursor(self, template: str, fmt: str, filters: Mapping[str, Any]) -> ExportCursor:
         """Return the shared cursor of this export (this account's report, filters, format, destination)."""
-        config = self.hook.client.config
+        config = self.hook.get_conn().config
         export = {"report": self.spec.name, "destination": template, "format": fmt, "filters": dict(filters)}
         key = cursor_key(
             account=config.fingerprint, report=self.spec.name, destination=template, fmt=fmt, filters=filters
@@ -161,18 +165,18 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         spec, hook = self.spec, self.hook
         if spec.is_campaigns:
             rows = hook.get_campaigns(status=filters.get("status"))
-            zone = reports.report_timezone(hook.client.config.report_timezone, self.trafficstars_conn_id)
+            zone = reports.report_timezone(hook.get_conn().config.report_timezone, self.trafficstars_conn_id)
             yield reports.snapshot_day(datetime.now(timezone.utc), zone), rows
         elif spec.per_day:
             for first, last in reports.chunks(days):
                 rows = hook.get_report(spec.name, date_from=first, date_to=last, filters=filters)
-                yield from reports.split_by_day(spec, rows, first, last).items()
+                yield from schema.split_by_day(spec, rows, first, last).items()
         else:
             for day in days:
                 yield day, hook.get_report(spec.name, date_from=day, date_to=day, filters=filters)
 
     def _write(self, template: str, fmt: str, day: date, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        columns, values = reports.table(self.spec, day, rows)
+        columns, values = schema.table(self.spec, day, rows)
         url = report_files.object_url(template, self.spec.name, day, fmt)
         report_storage.write_object(self._storage_path(url), report_files.encode(fmt, self.spec, columns, values))
         self.log.info("Wrote %d row(s) of %s for %s to %s.", len(values), self.spec.name, day, url)
@@ -197,7 +201,7 @@ class TrafficStarsReportToStorageOperator(_TrafficStarsOperator):
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
-        host = urlsplit(self.hook.client.config.base_url).netloc
+        host = urlsplit(self.hook.get_conn().config.base_url).netloc
         outputs = []
         for written in self._written:
             path = self._storage_path(written["url"])

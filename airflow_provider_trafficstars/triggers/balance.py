@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars.campaigns import check_balance, parse_amount
+from airflow_provider_trafficstars.client._checks import BALANCE
+from airflow_provider_trafficstars.client.campaigns._parse import parse_amount
 from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 if TYPE_CHECKING:
     from pendulum import DateTime
 
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-
 
 class TrafficStarsBalanceTrigger(TrafficStarsPollingTrigger):
     """Poll until the account balance (``GET /v2/userinfo/balance``) is at least ``min_balance``.
 
-    Each poll is :func:`~airflow_provider_trafficstars.campaigns.check_balance`, the very check of a sensor
+    Each poll is :func:`~.client._checks.check_balance`, the very check of a sensor
     poke, run on the hook (and so through the one token policy of the client) in a worker thread. Its
     serialized arguments hold no secret.
 
@@ -26,7 +25,7 @@ class TrafficStarsBalanceTrigger(TrafficStarsPollingTrigger):
     :param timeout_at: when to give up (ISO 8601 or epoch seconds); None waits forever.
     """
 
-    waiting_for = "a balance of at least min_balance"
+    check = BALANCE
 
     def __init__(
         self,
@@ -40,6 +39,3 @@ class TrafficStarsBalanceTrigger(TrafficStarsPollingTrigger):
 
     def check_kwargs(self) -> dict[str, Any]:
         return {"min_balance": self.min_balance}
-
-    def check(self, hook: TrafficStarsHook) -> dict[str, float] | None:
-        return check_balance(hook, self.min_balance)

@@ -1,17 +1,18 @@
 """The one polling loop of every TrafficStars trigger: it runs the hook's own code in a worker thread.
 
-A trigger never exchanges the API key or calls the API by itself: its :meth:`check` gets a
-:class:`~airflow_provider_trafficstars.hooks.trafficstars.TrafficStarsHook` and uses it exactly as a poke
-of the matching sensor does (the sensor calls the very same :meth:`check`), so a token is obtained by the
-one token policy of the client (memory, shared Variable, lease, exchange), and errors are mapped, redacted
-and classified by the same code. The trigger differs from the sensor only in how it waits.
+A trigger never exchanges the API key or calls the API by itself: it runs its
+:class:`~airflow_provider_trafficstars.client._checks.Check` on a
+:class:`~airflow_provider_trafficstars.hooks.trafficstars.TrafficStarsHook` exactly as a poke of the
+matching sensor does (the same check, the same :func:`~.client._checks.classify`), so a token is obtained
+by the one token policy of the client (memory, shared Variable, lease, exchange). The trigger differs from
+the sensor only in how it waits. Triggers never import sensors.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import pendulum
 from airflow.providers.common.compat.sdk import AirflowNotFoundException
@@ -19,18 +20,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 from pendulum import DateTime
 
-from airflow_provider_trafficstars.exceptions import (
-    TrafficStarsAuthError,
-    TrafficStarsBudgetError,
-    TrafficStarsConfigError,
-    TrafficStarsError,
-    is_transient,
-)
-from airflow_provider_trafficstars.token import utcnow
-from airflow_provider_trafficstars.waits import next_poll_delay
-
-if TYPE_CHECKING:
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
+from airflow_provider_trafficstars.client._checks import Check, check_seconds, classify, to_event
+from airflow_provider_trafficstars.client.auth._token import utcnow
+from airflow_provider_trafficstars.client.http._waits import next_poll_delay
+from airflow_provider_trafficstars.exceptions import TrafficStarsBudgetError, TrafficStarsConfigError, TrafficStarsError
 
 
 def parse_deadline(value: str | float | DateTime | None) -> DateTime | None:
@@ -52,41 +45,21 @@ def parse_deadline(value: str | float | DateTime | None) -> DateTime | None:
     return parsed.in_timezone("UTC")
 
 
-def error_event(exc: TrafficStarsError) -> dict[str, Any]:
-    """Return the event of a failure that will not pass by itself (no secret: our messages hold none)."""
-    kind = (
-        "auth"
-        if isinstance(exc, TrafficStarsAuthError)
-        else "config"
-        if isinstance(exc, TrafficStarsConfigError)
-        else "api"
-    )
-    return {
-        "status": "error",
-        "kind": kind,
-        "reason": getattr(exc, "reason", None) or type(exc).__name__,
-        "status_code": getattr(exc, "status_code", None),
-        "method": getattr(exc, "method", None),
-        "endpoint": getattr(exc, "endpoint", None),
-        "message": str(exc),
-    }
-
-
 class TrafficStarsPollingTrigger(BaseTrigger):
-    """Poll :meth:`check` in a worker thread until it returns a result, fails for good, or time runs out.
+    """Poll :attr:`check` in a worker thread until it returns a result, fails for good, or time runs out.
 
-    Events: ``{"status": "success", "result": ...}``; ``{"status": "error", "kind", "reason", "status_code",
-    "message", ...}`` for trouble that will not pass by itself; ``{"status": "timeout", "message"}`` at
-    ``timeout_at``. HTTP 429, 5xx and network errors mean "not yet"; the next poll waits what
-    :func:`~airflow_provider_trafficstars.waits.next_poll_delay` says (the sensors' rule too).
+    Events: ``{"status": "success", "result": ...}``; ``{"status": "error", "error": {"type", "message",
+    "attributes"}}`` (:func:`~.client._checks.to_event`) for trouble that will not pass by itself;
+    ``{"status": "timeout", "message"}`` at ``timeout_at``. HTTP 429, 5xx and network errors mean "not yet";
+    the next poll waits what :func:`~.client.http._waits.next_poll_delay` says (the sensors' rule too).
 
     :param conn_id: the Airflow connection id (conn type ``trafficstars``).
     :param poke_interval: seconds between polls.
     :param timeout_at: when to give up (ISO 8601 or epoch seconds); None waits forever.
     """
 
-    #: What a poll waits for, for log lines ("TrafficStars accepted the credentials", ...).
-    waiting_for = "the condition"
+    #: The condition (shared with the sensor).
+    check: ClassVar[Check]
 
     def __init__(
         self,
@@ -95,22 +68,12 @@ class TrafficStarsPollingTrigger(BaseTrigger):
         timeout_at: str | float | DateTime | None = None,
     ) -> None:
         super().__init__()
-        from airflow_provider_trafficstars.session_check import check_seconds
-
         self.conn_id = conn_id
         self.poke_interval = check_seconds(poke_interval, "poke_interval")
         self.timeout_at = parse_deadline(timeout_at)
 
-    # -- what subclasses give ---------------------------------------------------------------------
-    def check(self, hook: TrafficStarsHook) -> Any:
-        """Return the JSON-safe result once the condition holds, else None (runs in a worker thread).
-
-        :raises TrafficStarsError: transient trouble (retried) or lasting trouble (an error event).
-        """
-        raise NotImplementedError
-
     def check_kwargs(self) -> dict[str, Any]:
-        """Return the subclass's own serialized arguments."""
+        """Return the subclass's own serialized arguments (those of its check)."""
         return {}
 
     # -- the loop ---------------------------------------------------------------------------------
@@ -126,22 +89,13 @@ class TrafficStarsPollingTrigger(BaseTrigger):
             },
         )
 
-    def make_hook(self) -> TrafficStarsHook:
-        """Return the hook of the polls: no retries inside a poll, the next poll is the retry.
-
-        It never waits for the account's call budget in its worker thread (the triggerer's threads are shared
-        by every trigger): a poll without budget raises a transient error carrying the wait, and the loop
-        awaits it (:func:`~airflow_provider_trafficstars.waits.next_poll_delay` honours its ``retry_after``).
-        """
-        from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-
-        return TrafficStarsHook(self.conn_id, max_retries=0, wait_for_budget=False)
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        hook = self.make_hook()
+        from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook  # not at the triggerer's start
+
+        hook = TrafficStarsHook.for_polls(self.conn_id, wait_for_budget=False)
         # Not thread-sensitive: several triggers poll at once; the client's process lock and the lease
         # make them share one renewal, exactly as tasks in worker threads do.
-        check = sync_to_async(self.check, thread_sensitive=False)
+        check = sync_to_async(self.check.run, thread_sensitive=False)
         last_problem = "no answer yet"
         polls = troubled = 0
         try:
@@ -149,33 +103,33 @@ class TrafficStarsPollingTrigger(BaseTrigger):
                 polls += 1
                 problem: BaseException | None = None
                 try:
-                    result = await check(hook)
+                    result = await check(hook, **self.check_kwargs())
                 except AirflowNotFoundException:
                     missing = TrafficStarsConfigError(f"The connection {self.conn_id!r} is not defined.")
-                    yield TriggerEvent(error_event(missing))
+                    yield TriggerEvent({"status": "error", "error": to_event(missing)})
                     return
                 except TrafficStarsBudgetError as exc:
                     # Not trouble: the account's budget is in use by others. Waited below, asynchronously.
                     problem, last_problem = exc, f"waiting {exc.wait:.1f} s for the account's call budget"
                     self.log.info("TrafficStars: %s (poll %d).", last_problem, polls)
                 except TrafficStarsError as exc:
-                    if not is_transient(exc):
-                        yield TriggerEvent(error_event(exc))
+                    if classify(exc) != "not_yet":
+                        yield TriggerEvent({"status": "error", "error": to_event(exc)})
                         return
                     problem, last_problem, troubled = exc, str(exc), troubled + 1
                     self.log.warning("TrafficStars is not ready yet (poll %d): %s", polls, last_problem)
                 else:
                     if result is not None:
-                        self.log.info("TrafficStars: %s holds (poll %d).", self.waiting_for, polls)
+                        self.log.info("TrafficStars: %s holds (poll %d).", self.check.waiting_for, polls)
                         yield TriggerEvent({"status": "success", "result": result})
                         return
-                    last_problem, troubled = f"{self.waiting_for} does not hold yet", 0
+                    last_problem, troubled = f"{self.check.waiting_for} does not hold yet", 0
                 now = utcnow()
                 if self.timeout_at is not None and now >= self.timeout_at:
                     yield TriggerEvent(
                         {
                             "status": "timeout",
-                            "message": f"TrafficStars: {self.waiting_for} did not hold for {self.conn_id!r} by "
+                            "message": f"TrafficStars: {self.check.waiting_for} did not hold for {self.conn_id!r} by "
                             f"{self.timeout_at.isoformat()} ({polls} polls; last: {last_problem})",
                         }
                     )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_trafficstars.session_check import check_seconds, check_session
+from airflow_provider_trafficstars.client._checks import SESSION, check_seconds
 from airflow_provider_trafficstars.triggers.base import TrafficStarsPollingTrigger
 
 if TYPE_CHECKING:
     from pendulum import DateTime
-
-    from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 
 TRIGGER_PATH = "airflow_provider_trafficstars.triggers.trafficstars.TrafficStarsSessionTrigger"
 
@@ -18,7 +16,7 @@ TRIGGER_PATH = "airflow_provider_trafficstars.triggers.trafficstars.TrafficStars
 class TrafficStarsSessionTrigger(TrafficStarsPollingTrigger):
     """Poll until TrafficStars accepts the connection's credentials with ``min_ttl`` seconds of session left.
 
-    Each poll is :func:`~airflow_provider_trafficstars.session_check.check_session`, the very check of a
+    Each poll is :func:`~airflow_provider_trafficstars.client._checks.check_session`, the very check of a
     sensor poke, run on the hook in a worker thread. Its serialized arguments hold no secret.
 
     :param conn_id: the Airflow connection id (conn type ``trafficstars``).
@@ -27,7 +25,7 @@ class TrafficStarsSessionTrigger(TrafficStarsPollingTrigger):
     :param timeout_at: when to give up (ISO 8601 or epoch seconds); None waits forever.
     """
 
-    waiting_for = "acceptance of the credentials"
+    check = SESSION
 
     def __init__(
         self,
@@ -41,6 +39,3 @@ class TrafficStarsSessionTrigger(TrafficStarsPollingTrigger):
 
     def check_kwargs(self) -> dict[str, Any]:
         return {"min_ttl": self.min_ttl}
-
-    def check(self, hook: TrafficStarsHook) -> dict[str, Any]:
-        return check_session(hook, self.min_ttl)

@@ -54,15 +54,15 @@ def ts_bench_calls() -> None:
                     ours.append(time.perf_counter() - started)
                 if session is None:  # the baseline borrows the token: it costs no request of its own
                     session = requests.Session()
-                    session.headers["Authorization"] = f"Bearer {hook.get_access_token()}"
-                url = hook.client.config.base_url + "/v1.1/campaigns"
+                    session.headers["Authorization"] = f"Bearer {hook.get_token().access_token}"
+                url = hook.get_conn().config.base_url + "/v1.1/campaigns"
                 for _ in range(block):
                     started = time.perf_counter()
                     session.get(url, timeout=30).raise_for_status()
                     raw.append(time.perf_counter() - started)
         finally:
             Variable.get = original  # type: ignore[method-assign]
-        token_var = hook.client.cache.key
+        token_var = hook.get_conn().cache.key
         budget = [k for k in reads if k.startswith("trafficstars_call_budget_")]  # the account's call budget
         result = {
             "calls": len(ours),

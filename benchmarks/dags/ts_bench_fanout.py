@@ -25,8 +25,8 @@ def ts_bench_fanout() -> None:
 
     @task
     def call(i: int, params: dict[str, Any] | None = None) -> int:
+        from airflow_provider_trafficstars.client.cache._record import MemoryTokenCache
         from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-        from airflow_provider_trafficstars.token_cache import MemoryTokenCache
 
         naive = bool((params or {})["naive"])
         hook = TrafficStarsHook(token_cache=MemoryTokenCache(f"naive-{i}", store={})) if naive else TrafficStarsHook()

@@ -70,8 +70,8 @@ class MeasuredReportToStorage(TrafficStarsReportToStorageOperator):
     def execute(self, context: Any) -> Any:
         import tracemalloc
 
+        from airflow_provider_trafficstars.client.reports._catalogue import report_query, report_spec
         from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
-        from airflow_provider_trafficstars.reports import report_query, report_spec
 
         hook = TrafficStarsHook()
         spec = report_spec(self.report)

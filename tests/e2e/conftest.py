@@ -7,7 +7,6 @@ it fails instead, so CI can never pass without having driven the browser.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars.testing.airflow_home import AirflowHome
+from airflow_provider_trafficstars.testing._airflow_home import AirflowHome
 from tests.api_server import api_server as start_api_server
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -95,9 +94,3 @@ def chromium(browser_requirements: None) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-def copy_if_requested(source: Path, target: Path) -> None:
-    """Refresh a committed copy of an artifact when ``TS_E2E_UPDATE_DOCS=1`` (keeps git clean otherwise)."""
-    if os.environ.get("TS_E2E_UPDATE_DOCS") == "1":
-        shutil.copyfile(source, target)

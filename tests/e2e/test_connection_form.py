@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,10 @@ import pytest
 import requests
 from packaging.version import Version
 
-from airflow_provider_trafficstars.connection_fields import EXTRA_FIELDS, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
+from airflow_provider_trafficstars.hooks._connection import EXTRA_FIELDS, HIDDEN_FIELDS, PLACEHOLDERS, RELABELING
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.airflow_compat import AIRFLOW_V_3_3
-from tests.e2e.conftest import REPO, copy_if_requested
+from tests.helpers import REPO
 
 pytestmark = [
     pytest.mark.browser,
@@ -176,3 +178,9 @@ def test_add_test_and_save_a_connection_in_the_browser(
     _compose(page, [[standard, extra], [success]], target)
     assert target.stat().st_size > 10_000
     copy_if_requested(target, REPO / "docs" / "connection-form.png")
+
+
+def copy_if_requested(source: Path, target: Path) -> None:
+    """Refresh a committed copy of an artifact when ``TS_E2E_UPDATE_DOCS=1`` (keeps git clean otherwise)."""
+    if os.environ.get("TS_E2E_UPDATE_DOCS") == "1":
+        shutil.copyfile(source, target)
