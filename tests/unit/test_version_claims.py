@@ -78,9 +78,8 @@ def test_every_claimed_minor_line_is_tested_and_a_floor_inside_a_line_from_that_
     tested = sorted(Version(v) for v in matrix_versions())
     newest = (tested[-1].major, tested[-1].minor)
     # No upper bound (as the official providers): lines after the newest tested one are not a claim of ours.
-    claimed_lines = {
-        (major, minor) for major in (2, 3) for minor in range(20) if admitted(spec, major, minor) and (major, minor) <= newest
-    }
+    lines = [(major, minor) for major in (2, 3) for minor in range(20) if (major, minor) <= newest]
+    claimed_lines = {line for line in lines if admitted(spec, *line)}
     assert claimed_lines == {(v.major, v.minor) for v in tested}, "one matrix version per claimed minor line"
     for major in {v.major for v in tested}:
         oldest_claimed = min(v for minor in range(20) for v in admitted(spec, major, minor))
@@ -97,7 +96,8 @@ def test_apache_airflow_has_no_upper_bound_like_the_official_providers() -> None
 
 def test_the_only_python_classifier_is_the_interpreter_every_test_run_uses() -> None:
     classifiers = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["classifiers"]
-    versions = [c.rsplit(" :: ", 1)[1] for c in classifiers if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)]
+    python = re.compile(r"Programming Language :: Python :: (3\.\d+)")
+    versions = [m.group(1) for m in map(python.fullmatch, classifiers) if m]
     assert versions == ["3.11"]
     assert all(f"-py{versions[0]}.txt" in c.name for c in (REPO / "constraints").glob("airflow-*.txt"))
 
