@@ -216,6 +216,7 @@ __all__ = [
     "TrafficStarsConfigError",
     "TrafficStarsCoverageError",
     "TrafficStarsDataError",
+    "TrafficStarsDestinationError",
     "TrafficStarsError",
     "TrafficStarsGuardError",
     "TrafficStarsPartialFailureError",
