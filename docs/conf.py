@@ -23,7 +23,7 @@ from airflow_provider_trafficstars import __version__  # noqa: E402
 
 project = "airflow-provider-trafficstars"
 author = "airflow-provider-trafficstars developers"
-copyright = "the airflow-provider-trafficstars developers"  # noqa: A001
+copyright = "the airflow-provider-trafficstars developers"
 version = release = __version__
 
 extensions = [
