@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION)-py$(PY_MINOR).txt
 CONSTRAINT_ARGS := $(if $(wildcard $(CONSTRAINTS)),-c $(CONSTRAINTS),)
 PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench bench-budget test-distributed test-matrix test-browser install-browser clean
+.PHONY: demo test docs docs-screenshots lint bench bench-budget test-distributed test-matrix test-browser install-browser clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 # One pip run for the test install (not base then extras): resolving Airflow twice costs a minute.
 $(VENV)/.installed-test: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed]"
+	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed,docs]"
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -29,6 +29,15 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest
+
+# The documentation site (docs/, Sphinx + MyST) into build/docs: warnings are errors, every reference must
+# resolve (-n). `make test` builds it too (tests/docs/test_docs_build.py).
+docs: $(VENV)/.installed-test
+	$(VENV)/bin/python -m sphinx -b html -W --keep-going -n -q docs build/docs
+
+# Screenshots of the built site in headless Chromium (the browser extra), into docs/screenshots/.
+docs-screenshots: docs $(VENV)/.installed-browser
+	$(VENV)/bin/python scripts/docs_screenshots.py build/docs docs/screenshots
 
 # The measured scenarios of benchmarks/RESULTS.md: one table, our figures next to a naive baseline.
 bench: $(VENV)/.installed-test

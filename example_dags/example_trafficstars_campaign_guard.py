@@ -170,6 +170,7 @@ def example_trafficstars_campaign_guard() -> None:
         )
     else:  # a placeholder the branch always skips
         approve = EmptyOperator(task_id="approve_pausing")
+    # [START howto_operator_trafficstars_campaign_state]
     pause = TrafficStarsCampaignStateOperator(
         task_id="pause_over_limit",
         campaign_ids=over["ids"],
@@ -177,6 +178,7 @@ def example_trafficstars_campaign_guard() -> None:
         dry_run="{{ params.dry_run }}",
         trigger_rule="none_failed_min_one_success",  # after the approval, or straight from the branch
     )
+    # [END howto_operator_trafficstars_campaign_state]
     needs_approval(over["ids"]) >> [approve, pause]
     approve >> pause
 

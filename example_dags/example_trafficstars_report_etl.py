@@ -73,6 +73,7 @@ with DAG(
     default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["example", "trafficstars"],
 ):
+    # [START howto_transfer_trafficstars_report_to_storage]
     refresh_token = TrafficStarsRefreshTokenOperator(task_id="refresh_token", min_ttl=3600)
     for report in REPORTS:
         refresh_token >> TrafficStarsReportToStorageOperator(
@@ -85,3 +86,4 @@ with DAG(
             storage_conn_id=STORAGE_CONN_ID,
             outlets=[report_asset(report)],
         )
+    # [END howto_transfer_trafficstars_report_to_storage]

@@ -42,11 +42,15 @@ if TYPE_CHECKING:
     import requests
 
 
+# [START howto_operator_trafficstars_api]
 def count_campaigns(response: requests.Response) -> int:
     """Return the number of campaigns in a ``GET /v1.1/campaigns`` answer (a wrapped or a bare list)."""
     payload = response.json()
     campaigns = payload.get("response", []) if isinstance(payload, dict) else payload
     return len(campaigns)
+
+
+# [END howto_operator_trafficstars_api]
 
 
 with DAG(
@@ -57,11 +61,14 @@ with DAG(
     doc_md=__doc__,
     tags=["example", "trafficstars"],
 ):
+    # [START howto_operator_trafficstars_refresh_token]
     refresh_token = TrafficStarsRefreshTokenOperator(
         task_id="refresh_token",
         min_ttl=3600,
         doc_md="Renew the shared token if it has less than an hour left; downstream tasks reuse it.",
     )
+    # [END howto_operator_trafficstars_refresh_token]
+    # [START howto_sensor_trafficstars_session]
     wait_for_session = TrafficStarsSessionSensor(
         task_id="wait_for_session",
         min_ttl=3600,
@@ -70,19 +77,26 @@ with DAG(
         deferrable=True,
         doc_md="Wait in the triggerer until TrafficStars accepts the credentials (429/5xx: poll again; bad key: fail).",
     )
+    # [END howto_sensor_trafficstars_session]
+    # [START howto_operator_trafficstars_session_info]
     session_info = TrafficStarsSessionInfoOperator(
         task_id="session_info",
         doc_md="Read the session info; the XCom holds expires_in, expires_at and token_type only.",
     )
+    # [END howto_operator_trafficstars_session_info]
+    # [START howto_operator_trafficstars_api_task]
     campaigns = TrafficStarsApiOperator(
         task_id="count_campaigns",
         endpoint="/v1.1/campaigns",
         response_filter=count_campaigns,
         doc_md="An authenticated API call; only the number of campaigns goes to XCom.",
     )
+    # [END howto_operator_trafficstars_api_task]
+    # [START howto_operator_trafficstars_logout]
     logout = TrafficStarsLogoutOperator(
         task_id="logout",
         doc_md="End the session and clear the cached token (every later task takes a new one).",
     )
+    # [END howto_operator_trafficstars_logout]
 
     refresh_token >> wait_for_session >> session_info >> campaigns >> logout

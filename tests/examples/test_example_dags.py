@@ -64,7 +64,13 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     bag = dagbag_class()(str(EXAMPLE_DAGS))
     elapsed = time.monotonic() - started
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"example_trafficstars_session", "example_trafficstars_campaign_guard", ETL, LOAD}
+    assert set(bag.dag_ids) == {
+        "example_trafficstars_session",
+        "example_trafficstars_campaign_guard",
+        "example_trafficstars_bids",
+        ETL,
+        LOAD,
+    }
     assert elapsed < 5, f"parsing the example DAGs took {elapsed:.1f} s"
     for dag in bag.dags.values():
         assert dag.doc_md and dag.catchup is False
