@@ -218,6 +218,7 @@ def test_report_etl_and_load_without_a_logical_date_twice(
         assert asset_event_extras(asset) == [
             {
                 "report": report,
+                "account": "trafficstars_default",
                 "days": [i["day"] for i in items],
                 "rows": sum(i["rows"] for i in items),
                 "urls": [i["url"] for i in items],
