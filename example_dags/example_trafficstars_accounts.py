@@ -131,7 +131,7 @@ with DAG(
         "date_from": Param(None, type=["null", "string"], description="First day (YYYY-MM-DD); empty: the run's."),
         "date_to": Param(None, type=["null", "string"], description="Last day (YYYY-MM-DD); empty: the run's."),
     },
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "pool": POOL},
     tags=["example", "trafficstars"],
 ):
 
@@ -150,7 +150,6 @@ with DAG(
         storage_conn_id="{{ params.storage_conn_id or '' }}",
         date_from="{{ params.date_from or '' }}",
         date_to="{{ params.date_to or '' }}",
-        pool=POOL,
         map_index_template="{{ task.trafficstars_conn_id }}",  # the UI names each mapped task by its account
     ).expand(trafficstars_conn_id=accounts())
     # [END howto_transfer_trafficstars_accounts]
