@@ -11,10 +11,10 @@ and one DAG for all of them. Every morning, yesterday's `advertiser/by-campaign`
    (`.partial(...).expand(trafficstars_conn_id=...)`): one task per account, each with the account's own
    token, rate limit, report days (its own cursor) and objects, under
    `<base_url>/<account>/advertiser/by-campaign/day=2026-11-25/part.csv` (the destination's `{account}`).
-   An account that fails does not stop the others; its retry exports just that account.
-3. **load** loads what every account wrote into one SQL table, `trafficstars_accounts_by_campaign`
-   (the DAG param `table`), with an `account` column: per account and day, one transaction deletes the
-   day's rows and inserts the object's, so a rerun never doubles a row.
+   One account failing does not stop the others' exports (each is a task of its own, retried alone).
+3. **load** (once every export succeeded) loads what every account wrote into one SQL table,
+   `trafficstars_accounts_by_campaign` (the DAG param `table`), with an `account` column: per account and
+   day, one transaction deletes the day's rows and inserts the object's, so a rerun never doubles a row.
 
 DAG params: `accounts`, `base_url` (default `$TRAFFICSTARS_REPORT_BASE_URL`, else
 `file://$AIRFLOW_HOME/trafficstars/accounts`), `storage_conn_id` (the object store's connection, default
