@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
 #: What a connection id must look like to become the ``{account}`` segment of a destination: one path
-#: segment (Airflow also allows ``/``, ``\\``, ``:``, ``#`` in ids), never ``.``, ``..`` or a hidden name.
+#: segment (Airflow also allows ``/``, a backslash, ``:`` and ``#`` in ids), never ``.``, ``..`` or a hidden name.
 _ACCOUNT_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,249}")
 
 
