@@ -20,11 +20,13 @@ shortly before it expires.
 5. **logout** (`TrafficStarsLogoutOperator`): ends the session and clears the cached token. Other DAGs
    on the same connection then take a new token; leave this step out where they run often.
 
-Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
+Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field. The
+tasks run in the pool `$TRAFFICSTARS_POOL` (default `default_pool`).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import pendulum
@@ -40,6 +42,10 @@ from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessi
 
 if TYPE_CHECKING:
     import requests
+
+#: The pool of the tasks: $TRAFFICSTARS_POOL (a pool cannot be a DAG param: the scheduler gives a task its
+#: pool before any param is read).
+POOL = os.environ.get("TRAFFICSTARS_POOL") or "default_pool"
 
 
 # [START howto_operator_trafficstars_api]
@@ -59,6 +65,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     doc_md=__doc__,
+    default_args={"pool": POOL},
     tags=["example", "trafficstars"],
 ):
     # [START howto_operator_trafficstars_refresh_token]
