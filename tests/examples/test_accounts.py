@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_trafficstars.client.cache import _rate_limit as rate_limit
-from airflow_provider_trafficstars.client.cache._rate_limit import PERIOD
+from airflow_provider_trafficstars.client.auth import fingerprint
+from airflow_provider_trafficstars.client.cache._budget import budget_key
+from airflow_provider_trafficstars.client.cache._grants import PERIOD
 from airflow_provider_trafficstars.testing.emulator import TrafficStarsEmulator
 from tests.helpers import (
     assert_no_secret,
@@ -140,10 +141,13 @@ def test_two_accounts_one_dag_each_with_its_own_token_budget_and_rows(
 
     # A second run re-exports the run's own day (a late conversion may have changed it); the load replaces
     # each account's rows of that day instead of adding them again. (Limits lifted: a third call in the
-    # window would wait for it, as it should.) Each account reuses its token.
-    rate_limit.reset()
-    for emu, _ in accounts.values():
+    # window would wait for it, as it should: each account's budget Variable is deleted.) Each account reuses
+    # its token.
+    from airflow.models import Variable
+
+    for emu, key in accounts.values():
         emu.set_rate_limit(None)
+        Variable.delete(budget_key(fingerprint(emu.url, key)))
     again = dag_test_without_date(dag, run_conf=conf)
     assert set(task_states(again).values()) == {"success"}
     assert [run_xcoms(again)[("export_by_campaign", i)] for i in range(len(ACCOUNTS))] == exported
