@@ -66,8 +66,11 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(airflow_provider_trafficstars\.)?(token_cache|transport|urls|waits|client)\b.*"),
     (r"py:.*", r"(airflow_provider_trafficstars\.)?(sensors|triggers)\.base\b.*"),
     (r"py:.*", r"(airflow_provider_trafficstars\.)?testing\.emulator_\w+\b.*"),
-    # Private names (a leading underscore) and the client classes the hook is built on.
+    # Private names (a leading underscore), anything inside a private module (client/_client.py, ...), and
+    # the client classes the hook is built on.
     (r"py:.*", r"(.*\.)?_\w+"),
+    (r"py:.*", r".*\._\w+\..*"),
+    (r"py:.*", r"(rules|schema|campaigns|reports)\.\w+"),
     (r"py:.*", r"(TrafficStarsClient|TokenCache)"),
     (r"py:.*", r"\w+(Config|Spec|State|Clock|Store|Lease|Record|Limiter|Decision|Result|Backoff)\b"),
 ]
