@@ -8,7 +8,7 @@ CONSTRAINTS := constraints/airflow-$(AIRFLOW_VERSION)-py$(PY_MINOR).txt
 CONSTRAINT_ARGS := $(if $(wildcard $(CONSTRAINTS)),-c $(CONSTRAINTS),)
 PIP := $(VENV)/bin/python -m pip --disable-pip-version-check -q
 
-.PHONY: demo test lint bench bench-budget test-distributed test-matrix test-browser install-browser clean
+.PHONY: demo test docs docs-screenshots system-test lint bench bench-budget test-distributed test-matrix test-browser install-browser clean
 
 $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml $(wildcard constraints/*.txt)
 # One pip run for the test install (not base then extras): resolving Airflow twice costs a minute.
 $(VENV)/.installed-test: pyproject.toml $(wildcard constraints/*.txt)
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed]"
+	$(PIP) install $(CONSTRAINT_ARGS) "apache-airflow==$(AIRFLOW_VERSION)" -e ".[test,distributed,docs]"
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -28,7 +28,22 @@ test: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest
+	env -u TRAFFICSTARS_API_KEY $(VENV)/bin/python -m pytest  # the system test on the emulator, never your account
+
+# The system test (tests/system, Airflow's form: setup, body, teardown, watcher): every read-only hook method
+# and a dry-run campaign change in one dag.test() run, against the real API when TRAFFICSTARS_API_KEY is set
+# (TRAFFICSTARS_BASE_URL for another host), else against the bundled emulator. Changes nothing on the account.
+system-test: $(VENV)/.installed-test
+	$(VENV)/bin/python -m pytest tests/system -q -p no:cacheprovider
+
+# The documentation site (docs/, Sphinx + MyST) into build/docs: warnings are errors, every reference must
+# resolve (-n). `make test` builds it too (tests/docs/test_docs_build.py).
+docs: $(VENV)/.installed-test
+	$(VENV)/bin/python -m sphinx -b html -W --keep-going -n -q docs build/docs
+
+# Screenshots of the built site in headless Chromium (the browser extra), into docs/screenshots/.
+docs-screenshots: docs $(VENV)/.installed-browser
+	$(VENV)/bin/python scripts/docs_screenshots.py build/docs docs/screenshots
 
 # The measured scenarios of benchmarks/RESULTS.md: one table, our figures next to a naive baseline.
 bench: $(VENV)/.installed-test

@@ -8,6 +8,10 @@ from airflow_provider_trafficstars import __version__
 from airflow_provider_trafficstars.hooks._connection import CONN_TYPE, conn_fields, ui_field_behaviour
 
 _INTEGRATION = "TrafficStars"
+#: The how-to guides of the documentation site (docs/howto/), as Airflow's own providers list theirs.
+HOWTO = "/docs/howto/"
+#: Shipped in the wheel, next to this module (``importlib.resources.files(package) / LOGO``).
+LOGO = "integration-logos/trafficstars.svg"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -22,7 +26,21 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": _INTEGRATION,
                 "external-doc-url": "https://api.trafficstars.com/",
-                "tags": ["service"],
+                "how-to-guide": [
+                    f"{HOWTO}{page}.md"
+                    for page in (
+                        "refresh-token",
+                        "session-info",
+                        "api-call",
+                        "logout",
+                        "campaign-state",
+                        "campaign-update",
+                        "session-sensor",
+                        "balance-sensor",
+                    )
+                ],
+                "logo": LOGO,
+                "tags": ["service", "advertising"],
             }
         ],
         "hooks": [
@@ -62,6 +80,7 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "source-integration-name": _INTEGRATION,
                 "target-integration-name": "Common IO",
+                "how-to-guide": f"{HOWTO}report-to-storage.md",
                 "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
             }
         ],

@@ -48,16 +48,23 @@ EXAMPLE_DAGS = [
     REPO / "example_dags" / "example_trafficstars_report_load.py",
 ]
 BURST_DAGS = REPO / "tests" / "distributed" / "dags" / "ts_report_burst.py"
-ETL, LOAD, BURST, BURST_NAIVE = (
+ACCOUNTS_DAG = REPO / "example_dags" / "example_trafficstars_accounts.py"
+ETL, LOAD, BURST, BURST_NAIVE, ACCOUNTS = (
     "example_trafficstars_report_etl",
     "example_trafficstars_report_load",
     "ts_report_burst",
     "ts_report_burst_naive",
+    "example_trafficstars_accounts",
 )
-DAG_IDS = {EXAMPLE_DAGS[0]: [ETL], EXAMPLE_DAGS[1]: [LOAD], BURST_DAGS: [BURST, BURST_NAIVE]}
+DAG_IDS = {
+    EXAMPLE_DAGS[0]: [ETL],
+    EXAMPLE_DAGS[1]: [LOAD],
+    BURST_DAGS: [BURST, BURST_NAIVE],
+    ACCOUNTS_DAG: [ACCOUNTS],
+}
 #: The tasks that call TrafficStars (a naive integration takes one token for each).
 API_TASKS = ("refresh_token", "advertiser_by_day", "advertiser_by_campaign", "advertiser_by_country", "campaigns",
-             "fetch_report")  # fmt: skip
+             "fetch_report", "export_by_campaign")  # fmt: skip
 BURST_CONN_ID = "trafficstars_burst"  # the burst DAG's connection: its own emulator when given one
 NAIVE_CONN_ID = "trafficstars_naive"  # the same API key with single_flight off
 WAREHOUSE_CONN_ID = "trafficstars_warehouse"  # where the report-load example loads (a PostgreSQL database)
@@ -199,9 +206,9 @@ class CeleryDeployment:
         deadline = time.monotonic() + timeout
         wanted = {dag_id for f in dag_files for dag_id in DAG_IDS[f]}
         self._wait(lambda: wanted <= self._parsed(), deadline, f"DAGs not parsed: {sorted(wanted)}")
-        # Unpaused once for all runs, while the workers start; not the ETL, whose schedule would start a run
-        # (start_scheduled_run unpauses it once its token is seeded).
-        unpause = sorted(wanted - {ETL})
+        # Unpaused once for all runs, while the workers start; not the scheduled DAGs, whose schedule would
+        # start a run at once (start_scheduled_run unpauses the ETL once its token is seeded).
+        unpause = sorted(wanted - {ETL, ACCOUNTS})
         self._cli("dags", "unpause", "--treat-dag-id-as-regex", "-y", "^(" + "|".join(unpause) + ")$")
         self._wait(lambda: self._healthy(), deadline, "the api-server did not become healthy")
         self._wait(lambda: all(self._log_has(f"worker{n}", b" ready.") for n in (1, 2)), deadline, "workers")
@@ -317,6 +324,18 @@ class CeleryDeployment:
             raise RuntimeError(f"the REST API gave the run a logical date: {body.get('logical_date')}")
         return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": before}
 
+    def trigger_with_conf(self, dag_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+        """Trigger ``dag_id`` with ``conf`` and no logical date (a paused DAG's run waits until it is unpaused)."""
+        run_id = f"bench_{secrets.token_hex(4)}"
+        self._cli("dags", "trigger", dag_id, "-r", run_id, "-c", json.dumps(conf))
+        return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": self.emulator.token_requests()}
+
+    def unpause_scheduled(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Unpause ``dag_id`` and return the handle of the run its schedule then starts."""
+        self._cli("dags", "unpause", dag_id)
+        run_id = self._next_run(dag_id, "scheduled", set(), timeout)
+        return {"dag_id": dag_id, "run_id": run_id, "emulator": self.emulator, "before": self.emulator.token_requests()}
+
     def next_asset_triggered_run(self, dag_id: str, seen: set[str], timeout: float = 120) -> dict[str, Any]:
         """Return the handle of ``dag_id``'s next Asset-triggered run (one whose id is not in ``seen``)."""
         run_id = self._next_run(dag_id, "asset_triggered", seen, timeout)
@@ -357,6 +376,21 @@ class CeleryDeployment:
                     rows, distinct, days = cur.fetchone()
                     out[table] = {"rows": rows, "keys": distinct, "days": days}
                 return out
+        finally:
+            conn.close()
+
+    def warehouse_rows(self, query: str) -> list[tuple[Any, ...]]:
+        """Return the rows of ``query`` on the warehouse database."""
+        import psycopg2
+
+        assert self.warehouse_url, "no warehouse database was given"
+        conn = psycopg2.connect(
+            self.warehouse_url.replace("postgresql+psycopg2://", "postgresql://"), connect_timeout=10
+        )
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query)
+                return list(cur.fetchall())
         finally:
             conn.close()
 

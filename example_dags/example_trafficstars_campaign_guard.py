@@ -24,13 +24,15 @@ A dry run's XCom predicts the real run: `changed` (would be paused), `failed` (T
 them: the real run fails naming them), `unchanged` (paused already) and `uncertain` (a status this
 provider does not know: only a real run can tell).
 
-Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field.
+Connection `trafficstars_default` (type *TrafficStars*): the API key goes in the password field. The
+tasks run in the pool `$TRAFFICSTARS_POOL` (default `default_pool`).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -54,6 +56,8 @@ from airflow_provider_trafficstars.hooks.trafficstars import TrafficStarsHook
 from airflow_provider_trafficstars.operators.campaigns import TrafficStarsCampaignStateOperator
 
 REPORT = "advertiser/by-campaign"
+#: The pool of the tasks (a pool cannot be a DAG param: the scheduler gives a task its pool before params are read).
+POOL = os.environ.get("TRAFFICSTARS_POOL") or "default_pool"
 APPROVAL_WAIT = timedelta(minutes=50)  # then "Reject": a run ends before the next hourly one starts
 log = logging.getLogger(__name__)
 
@@ -123,7 +127,7 @@ def approval_wait() -> dict[str, timedelta]:
             5, type="integer", minimum=0, description="Ask a human before pausing more campaigns than this."
         ),
     },
-    default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2), "pool": POOL},
     tags=["example", "trafficstars"],
 )
 def example_trafficstars_campaign_guard() -> None:
@@ -170,6 +174,7 @@ def example_trafficstars_campaign_guard() -> None:
         )
     else:  # a placeholder the branch always skips
         approve = EmptyOperator(task_id="approve_pausing")
+    # [START howto_operator_trafficstars_campaign_state]
     pause = TrafficStarsCampaignStateOperator(
         task_id="pause_over_limit",
         campaign_ids=over["ids"],
@@ -177,6 +182,7 @@ def example_trafficstars_campaign_guard() -> None:
         dry_run="{{ params.dry_run }}",
         trigger_rule="none_failed_min_one_success",  # after the approval, or straight from the branch
     )
+    # [END howto_operator_trafficstars_campaign_state]
     needs_approval(over["ids"]) >> [approve, pause]
     approve >> pause
 

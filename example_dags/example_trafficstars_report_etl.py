@@ -25,9 +25,11 @@ keep changing after the fact), one object per report and day:
 
 Where: the DAG param `base_url`, by default `$TRAFFICSTARS_REPORT_BASE_URL`, else
 `file://$AIRFLOW_HOME/trafficstars/reports` (a plain absolute path works too). Point it at
-`s3://bucket/trafficstars`, `gs://...` or `abfs://...` (the README's table of stores), with
-`$TRAFFICSTARS_REPORT_STORAGE_CONN_ID` naming the store's connection (an AWS one, say, whose extra may
-hold `endpoint_url`) where its default credentials do not do.
+`s3://bucket/trafficstars`, `gs://...` or `abfs://...` (the README's table of stores), with the DAG param
+`storage_conn_id` (default `$TRAFFICSTARS_REPORT_STORAGE_CONN_ID`) naming the store's connection (an AWS
+one, say, whose extra may hold `endpoint_url`) where its default credentials do not do. The API tasks run
+in the pool `$TRAFFICSTARS_POOL` (default `default_pool`; a pool cannot be a DAG param: the scheduler
+gives a task its pool before any param is read).
 To re-export a range, trigger the DAG with `{"date_from": "2026-10-01", "date_to": "2026-10-31"}` (a
 re-export never moves the cursor back).
 
@@ -52,6 +54,7 @@ BASE_URL = os.environ.get("TRAFFICSTARS_REPORT_BASE_URL") or "file://{}/traffics
     os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
 )
 STORAGE_CONN_ID = os.environ.get("TRAFFICSTARS_REPORT_STORAGE_CONN_ID") or None
+POOL = os.environ.get("TRAFFICSTARS_POOL") or "default_pool"
 
 
 def report_asset(report: str) -> Asset:
@@ -67,12 +70,18 @@ with DAG(
     doc_md=__doc__,
     params={
         "base_url": Param(BASE_URL, type="string", description="Where the objects go (file://, s3://, gs://, ...)."),
+        "storage_conn_id": Param(
+            STORAGE_CONN_ID,
+            type=["null", "string"],
+            description="The object store's connection; empty: the store's default credentials.",
+        ),
         "date_from": Param(None, type=["null", "string"], description="First day (YYYY-MM-DD); empty: the run's."),
         "date_to": Param(None, type=["null", "string"], description="Last day (YYYY-MM-DD); empty: the run's."),
     },
-    default_args={"retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=1), "pool": POOL},
     tags=["example", "trafficstars"],
 ):
+    # [START howto_transfer_trafficstars_report_to_storage]
     refresh_token = TrafficStarsRefreshTokenOperator(task_id="refresh_token", min_ttl=3600)
     for report in REPORTS:
         refresh_token >> TrafficStarsReportToStorageOperator(
@@ -82,6 +91,7 @@ with DAG(
             date_from="{{ params.date_from or '' }}",
             date_to="{{ params.date_to or '' }}",
             lookback_days=0 if report == "campaigns" else 2,
-            storage_conn_id=STORAGE_CONN_ID,
+            storage_conn_id="{{ params.storage_conn_id or '' }}",
             outlets=[report_asset(report)],
         )
+    # [END howto_transfer_trafficstars_report_to_storage]

@@ -283,15 +283,19 @@ def run_rendered_fields(run: Any) -> dict[tuple[str, int], dict[str, Any]]:
         return {(row.task_id, row.map_index): dict(row.rendered_fields) for row in rows}
 
 
-def trigger_kwargs(trigger_class: type) -> list[dict[str, Any]]:
-    """Return the stored kwargs (decrypted) of every trigger row of ``trigger_class`` in the metadata DB."""
+def trigger_kwargs(trigger_class: type, *, created_since: Any = None) -> list[dict[str, Any]]:
+    """Return the stored kwargs (decrypted) of every trigger row of ``trigger_class`` in the metadata DB
+    (created at or after ``created_since``, if given: other tests' rows stay in the session's DB)."""
     from airflow.models.trigger import Trigger
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     path = f"{trigger_class.__module__}.{trigger_class.__qualname__}"
+    query = select(Trigger).where(Trigger.classpath == path)
+    if created_since is not None:
+        query = query.where(Trigger.created_date >= created_since)
     with create_session() as session:
-        return [dict(row.kwargs) for row in session.scalars(select(Trigger).where(Trigger.classpath == path))]
+        return [dict(row.kwargs) for row in session.scalars(query)]
 
 
 def task_states(run: Any) -> dict[str, str]:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # Airflow imports get_provider_info (and so this module) while it is still initialising its own
 # configuration: nothing here may import Airflow, or a module that does, at import time (the client's
-# modules import no Airflow; tests/unit/test_package_exports.py measures what start-up imports).
+# modules import no Airflow; tests/packaging/test_package_exports.py measures what start-up imports).
 
 log = logging.getLogger(__name__)
 

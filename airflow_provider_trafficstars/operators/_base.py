@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
@@ -13,11 +14,16 @@ DEFAULT_CONN_ID = TrafficStarsHook.default_conn_name
 
 
 class TrafficStarsBaseOperator(BaseOperator):
-    """Base of the TrafficStars operators: the connection id and the hook, built on first use.
+    """Base of the TrafficStars operators: the connection id (templated) and the hook, built on first use.
+
+    The hook is built in ``execute`` (never in ``__init__``), after the templates are rendered, so a task
+    mapped over accounts (``.partial(...).expand(trafficstars_conn_id=[...])``) or given
+    ``trafficstars_conn_id="{{ params.account }}"`` talks to the account it names.
 
     :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
     """
 
+    template_fields: Sequence[str] = ("trafficstars_conn_id",)
     ui_color = "#f4e1f0"
 
     def __init__(self, *, trafficstars_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:

@@ -42,10 +42,11 @@ class TrafficStarsCampaignStateOperator(TrafficStarsBaseOperator):
     :param dry_run: read and log what would change, change nothing (templated, as the attribute
         ``dry_run_flag``: ``"{{ params.dry_run }}"`` works).
     :param batch_size: ids per call (default :data:`~.campaigns.DEFAULT_BATCH_SIZE`, at most 1000).
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     """
 
-    template_fields: Sequence[str] = ("campaign_ids", "dry_run_flag")
+    template_fields: Sequence[str] = ("trafficstars_conn_id", "campaign_ids", "dry_run_flag")
     template_fields_renderers = {"campaign_ids": "json"}
 
     def __init__(
@@ -152,10 +153,18 @@ class TrafficStarsCampaignUpdateOperator(TrafficStarsBaseOperator):
     :param max_daily: the new daily budget (templated).
     :param max_change: the largest relative move allowed per run, e.g. 0.5; None: no guard (templated).
     :param dry_run: read, check and log what would change, change nothing (templated, as ``dry_run_flag``).
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     """
 
-    template_fields: Sequence[str] = ("campaign_id", "price", "max_daily", "max_change", "dry_run_flag")
+    template_fields: Sequence[str] = (
+        "trafficstars_conn_id",
+        "campaign_id",
+        "price",
+        "max_daily",
+        "max_change",
+        "dry_run_flag",
+    )
 
     def __init__(
         self,

@@ -29,10 +29,11 @@ class TrafficStarsSessionInfoOperator(TrafficStarsBaseOperator):
     The answer's access and refresh tokens never reach the XCom or the log. ``expires_at`` (ISO 8601
     UTC) is computed from ``expires_in`` at the time of the answer.
 
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("trafficstars_conn_id",)
 
     def execute(self, context: Context) -> dict[str, Any]:
         summary = session_summary(self.hook.get_session_info())
@@ -48,10 +49,11 @@ class TrafficStarsLogoutOperator(TrafficStarsBaseOperator):
     Succeeds when there is no valid cached token and when TrafficStars says the token is already
     invalid. Every task after it (in any DAG using the same connection) takes a new token.
 
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("trafficstars_conn_id",)
 
     def execute(self, context: Context) -> None:
         if self.hook.logout():
@@ -66,13 +68,14 @@ class TrafficStarsRefreshTokenOperator(TrafficStarsBaseOperator):
     Put it first in a DAG: it renews the token once (only when needed, or always with ``force``) and
     every task downstream reuses that token from the shared cache.
 
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     :param min_ttl: seconds the token must stay valid for; renewed if it has less.
     :param force: renew even if the cached token is fresh.
     :raises TrafficStarsConfigError: when ``min_ttl`` exceeds the lifetime of a new token (it can never be met).
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("trafficstars_conn_id",)
 
     def __init__(
         self,
@@ -112,11 +115,12 @@ class TrafficStarsApiOperator(TrafficStarsBaseOperator):
         the parsed JSON (keep it JSON-safe and free of secrets).
     :param idempotent: whether the call may be sent twice (retried after 5xx and read timeouts); None
         decides by method: GET, HEAD, OPTIONS, PUT and DELETE are idempotent, POST and PATCH are not.
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     :return: the parsed JSON answer (None for an empty answer such as 204), or the ``response_filter`` result.
     """
 
-    template_fields: Sequence[str] = ("endpoint", "query_params", "json", "data", "headers")
+    template_fields: Sequence[str] = ("trafficstars_conn_id", "endpoint", "query_params", "json", "data", "headers")
     template_fields_renderers = {"json": "json", "query_params": "json", "headers": "json"}
 
     def __init__(

@@ -18,12 +18,13 @@ class TrafficStarsBalanceSensor(TrafficStarsPollingSensor):
     errors mean "not yet"; an answer without a balance fails the task.
 
     :param min_balance: the balance to wait for, in the account's currency (templated).
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between pokes.
     """
 
-    template_fields: Sequence[str] = ("min_balance",)
+    template_fields: Sequence[str] = ("trafficstars_conn_id", "min_balance")
     check = BALANCE
     trigger_classpath = "airflow_provider_trafficstars.triggers.balance.TrafficStarsBalanceTrigger"
 

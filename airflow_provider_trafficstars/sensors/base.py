@@ -65,12 +65,13 @@ class TrafficStarsPollingSensor(BaseSensorOperator):
     or 503, in poke and reschedule mode alike); a rejected API key or a bad argument fails the task at once,
     without retries (or skips it with ``soft_fail``), as it will not fix itself.
 
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     :param deferrable: wait in the triggerer instead of a worker slot.
     :param poke_interval: seconds between pokes.
     """
 
-    template_fields: Sequence[str] = ()
+    template_fields: Sequence[str] = ("trafficstars_conn_id",)
     ui_color = "#f4e1f0"
     #: The condition (shared with the trigger).
     check: ClassVar[Check]

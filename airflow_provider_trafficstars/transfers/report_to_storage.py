@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -15,12 +16,17 @@ from airflow_provider_trafficstars.client.reports import _coverage as coverage
 from airflow_provider_trafficstars.client.reports import _files as report_files
 from airflow_provider_trafficstars.client.reports import _schema as schema
 from airflow_provider_trafficstars.client.reports import _storage as report_storage
+from airflow_provider_trafficstars.exceptions import TrafficStarsConfigError
 from airflow_provider_trafficstars.hooks._airflow import get_variable_store
 from airflow_provider_trafficstars.operators._base import TrafficStarsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
     from airflow.providers.openlineage.extractors import OperatorLineage
+
+#: What a connection id must look like to become the ``{account}`` segment of a destination: one path
+#: segment (Airflow also allows ``/``, a backslash, ``:`` and ``#`` in ids), never ``.``, ``..`` or a hidden name.
+_ACCOUNT_SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,249}")
 
 
 class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
@@ -54,18 +60,22 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
     leaves the earlier days' objects complete and no stray temporary object. Columns: the report's known
     fields in a fixed order (``day`` first), then unknown fields sorted; rows sorted by their values.
 
-    Returns ``[{"day": "YYYY-MM-DD", "url": ..., "rows": n}, ...]`` and, for each Asset in ``outlets``, adds
-    ``{"report", "days", "rows", "urls"}`` to its event's extra.
+    Returns ``[{"day": "YYYY-MM-DD", "url": ..., "rows": n, "account": conn_id}, ...]`` and, for each Asset in
+    ``outlets``, adds ``{"report", "account", "days", "rows", "urls"}`` to its event's extra (``account`` is
+    the connection id: tasks mapped over accounts tell their objects apart by it).
 
     :param report: ``advertiser/by-day``, ``advertiser/by-campaign``, ``advertiser/by-country``,
         ``advertiser/by-creative``, ``advertiser/by-spot``, ``publisher/by-day``, ``publisher/by-spot``,
         ``publisher/by-country``, or ``campaigns`` (a snapshot of the campaign list: one object per run,
         filed under the day it was taken, today in the connection's ``report_timezone``).
-    :param destination: object URL with ``{day}`` and optionally ``{report}`` and ``{ext}``, e.g.
-        ``s3://bucket/trafficstars/{report}/day={day}/part.{ext}`` or an absolute local path (templated; as
+    :param destination: object URL with ``{day}`` and optionally ``{report}``, ``{ext}`` and ``{account}``
+        (the connection id, which must then be a plain path segment: letters, digits, ``_``, ``-``, ``.``),
+        e.g. ``s3://bucket/trafficstars/{account}/{report}/day={day}/part.{ext}`` or an absolute local path
+        (templated; as
         rendered it names the export whose cursor the run uses: keep run-specific values such as ``{{ ds }}``
         out of it).
-    :param storage_conn_id: the Airflow connection of the object store (None: the store's default).
+    :param storage_conn_id: the Airflow connection of the object store (None or empty: the store's default)
+        (templated).
     :param date_from: first day of a re-export, ``YYYY-MM-DD`` (templated); empty: see above.
     :param date_to: last day of a re-export, ``YYYY-MM-DD`` (templated); empty: the run's own last day.
     :param lookback_days: days before the first day to export again.
@@ -74,10 +84,18 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
     :param filters: ``{"campaign_id": [...]}`` (advertiser), ``{"spot_id": [...]}`` (publisher) or
         ``{"status": [...]}`` (campaigns) (templated).
     :param format: ``csv``, ``jsonl`` or ``parquet`` (needs the ``parquet`` extra: pyarrow).
-    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``).
+    :param trafficstars_conn_id: the Airflow connection id (conn type ``trafficstars``) (templated: map a
+        task over accounts with ``.expand(trafficstars_conn_id=[...])``).
     """
 
-    template_fields: Sequence[str] = ("destination", "date_from", "date_to", "filters")
+    template_fields: Sequence[str] = (
+        "trafficstars_conn_id",
+        "destination",
+        "storage_conn_id",
+        "date_from",
+        "date_to",
+        "filters",
+    )
     ui_color = "#e8d6f0"
 
     def __init__(
@@ -112,7 +130,7 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
     def execute(self, context: Context) -> list[dict[str, Any]]:
         # Everything that can be wrong in the arguments fails here, before any call.
         fmt = report_files.check_format(self.format)
-        template = report_files.check_destination(self.destination)
+        template = report_files.check_destination(self._with_account(self.destination))
         report_storage.prepare(template, self._storage_path)  # an unusable destination fails before any call
         filters = reports.filter_values(self.spec, self.filters)
         zone = reports.report_timezone(self.hook.get_conn().config.report_timezone, self.trafficstars_conn_id)
@@ -151,6 +169,18 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
         self._add_asset_events(context)
         return self._written
 
+    def _with_account(self, destination: Any) -> Any:
+        """Return ``destination`` with ``{account}`` replaced by the connection id, checked to be one path segment."""
+        if not isinstance(destination, str) or "{account}" not in destination:
+            return destination
+        account = self.trafficstars_conn_id
+        if not isinstance(account, str) or not _ACCOUNT_SEGMENT.fullmatch(account):
+            raise TrafficStarsConfigError(
+                f"destination uses {{account}}, but the connection id {account!r} is not a plain path segment: "
+                "use letters, digits, '_', '-' and '.' (not first) in the id, or leave {account} out."
+            )
+        return destination.replace("{account}", account)
+
     def _cursor(self, template: str, fmt: str, filters: Mapping[str, Any]) -> ExportCursor:
         """Return the shared cursor of this export (this account's report, filters, format, destination)."""
         config = self.hook.get_conn().config
@@ -180,14 +210,15 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
         url = report_files.object_url(template, self.spec.name, day, fmt)
         report_storage.write_object(self._storage_path(url), report_files.encode(fmt, self.spec, columns, values))
         self.log.info("Wrote %d row(s) of %s for %s to %s.", len(values), self.spec.name, day, url)
-        return {"day": day.isoformat(), "url": url, "rows": len(values)}
+        return {"day": day.isoformat(), "url": url, "rows": len(values), "account": self.trafficstars_conn_id}
 
     def _storage_path(self, url: str) -> ObjectStoragePath:
-        return ObjectStoragePath(url, conn_id=self.storage_conn_id)
+        return ObjectStoragePath(url, conn_id=self.storage_conn_id or None)  # a template rendered empty: the default
 
     def _add_asset_events(self, context: Context) -> None:
         extra = {
             "report": self.spec.name,
+            "account": self.trafficstars_conn_id,
             "days": [w["day"] for w in self._written],
             "rows": sum(w["rows"] for w in self._written),
             "urls": [w["url"] for w in self._written],
@@ -197,7 +228,11 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
                 context["outlet_events"][outlet].extra = dict(extra)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
-        """Return the report as the input dataset (namespace ``trafficstars://<host>``) and the objects written."""
+        """Return the report as the input dataset and the objects written as outputs.
+
+        The input is named ``<conn id>/<report>`` in the namespace ``trafficstars://<host>``: two accounts on
+        one host are two sources.
+        """
         from airflow.providers.common.compat.openlineage.facet import Dataset
         from airflow.providers.openlineage.extractors import OperatorLineage
 
@@ -207,7 +242,8 @@ class TrafficStarsReportToStorageOperator(TrafficStarsBaseOperator):
             path = self._storage_path(written["url"])
             outputs.append(Dataset(namespace=path.namespace or "file", name=path.key))  # a plain path is a file
         return OperatorLineage(
-            inputs=[Dataset(namespace=f"trafficstars://{host}", name=self.spec.name)], outputs=outputs
+            inputs=[Dataset(namespace=f"trafficstars://{host}", name=f"{self.trafficstars_conn_id}/{self.spec.name}")],
+            outputs=outputs,
         )
 
 

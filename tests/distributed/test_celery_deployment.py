@@ -11,11 +11,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from airflow_provider_trafficstars.hooks._airflow import AIRFLOW_V_3_3
 from benchmarks.celery_cluster import (
+    ACCOUNTS,
+    ACCOUNTS_DAG,
     BURST,
     BURST_DAGS,
     EXAMPLE_DAGS,
@@ -23,7 +26,15 @@ from benchmarks.celery_cluster import (
     report_etl_rounds,
     services_problem,
 )
-from benchmarks.common import EmulatorProcess, airflow_env, in_ci, kill_group, migrate, postgres_database
+from benchmarks.common import (
+    EmulatorProcess,
+    airflow_env,
+    conn_json,
+    in_ci,
+    kill_group,
+    migrate,
+    postgres_database,
+)
 from benchmarks.contention import ContentionPool
 from tests.helpers import cold_cache_rounds, new_api_key
 
@@ -87,21 +98,25 @@ def test_report_etl_and_load_on_celery_and_postgres(
     """The report examples as deployed: a scheduled ETL run, a dateless REST trigger, Asset-triggered loads.
 
     Meanwhile a burst of 32 report tasks, 16 at a time on two workers, meets a stale token at once (on an
-    emulator of its own, so that both are counted apart): the case the cross-process lease is for.
+    emulator of its own, so that both are counted apart): the case the cross-process lease is for. Last,
+    the accounts example exports two accounts (one per emulator) in two worker processes into one table.
     """
     url, home = pg_home
     emu, key = emulator
     burst_emu = EmulatorProcess(key, campaigns=32, workdir=home.parent)
     try:
         deployment = CeleryDeployment(home, url, emu, key, burst_emulator=burst_emu, warehouse_url=warehouse)
+        for conn_id, account in TWO_ACCOUNTS.items():  # another base URL each: two accounts, fresh token caches
+            deployment.env["AIRFLOW_CONN_" + conn_id.upper()] = conn_json((emu, burst_emu)[account].url, key)
     except BaseException:
         burst_emu.stop()
         raise
     try:
-        deployment.start([*EXAMPLE_DAGS, BURST_DAGS], migrated=True)
+        deployment.start([*EXAMPLE_DAGS, BURST_DAGS, ACCOUNTS_DAG], migrated=True)
         burst_handle = deployment.start_run(BURST)
         got = report_etl_rounds(deployment)
         burst = deployment.wait_run(burst_handle)
+        accounts = two_accounts_run(deployment, emu, burst_emu)
     finally:
         deployment.stop()
         burst_emu.stop()
@@ -128,6 +143,13 @@ def test_report_etl_and_load_on_celery_and_postgres(
     for table, counts in again.items():
         assert counts["rows"] == counts["keys"], (table, counts)  # the second load replaced, never duplicated
         assert counts["days"] in (tables[table]["days"], tables[table]["days"] + 1), (table, counts)  # midnight
+
+    # Two accounts, two worker processes: one token request per account, each account's rows under its name.
+    assert accounts["state"] == accounts["scheduled_state"] == "success", accounts
+    assert accounts["export_tasks"] == 2, accounts
+    assert accounts["token_requests"] == [1, 1], accounts
+    for conn_id in TWO_ACCOUNTS:
+        assert accounts["table"][conn_id] == (32, 32, 1), accounts
 
 
 @pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
@@ -158,3 +180,28 @@ def test_processes_on_postgres_share_one_call_budget(
     assert (shared.answers_429, shared.failed, shared.token_requests <= 1) == (0, [], True), shared
     assert shared.calls in (36, 37)  # 36 report calls (+ 1 token request unless the Variable still holds one)
     assert 3 * 3.0 <= shared.seconds <= 3 * 3.5 + 2.0 + 8.0, shared
+
+
+#: The accounts example's two connections: index 0 on the ETL's emulator, 1 on the burst's.
+TWO_ACCOUNTS = {"ts_account_a": 0, "ts_account_b": 1}
+
+
+def two_accounts_run(deployment: CeleryDeployment, emu: EmulatorProcess, burst_emu: EmulatorProcess) -> dict[str, Any]:
+    """Run the accounts example for both accounts; return its state, token requests per account and table."""
+    before = [emu.token_requests(), burst_emu.token_requests()]
+    handle = deployment.trigger_with_conf(ACCOUNTS, {"accounts": list(TWO_ACCOUNTS)})
+    # A paused DAG's run waits: unpausing also starts the run its @daily schedule owes (the default account,
+    # whose token the ETL runs left fresh).
+    scheduled = deployment.wait_run(deployment.unpause_scheduled(ACCOUNTS))
+    run = deployment.wait_run(handle)
+    rows = deployment.warehouse_rows(
+        "SELECT account, count(*), count(DISTINCT campaign_id), count(DISTINCT day) "
+        "FROM trafficstars_accounts_by_campaign GROUP BY account"
+    )
+    return {
+        "state": run["state"],
+        "scheduled_state": scheduled["state"],
+        "export_tasks": run["api_tasks"],
+        "token_requests": [emu.token_requests() - before[0], burst_emu.token_requests() - before[1]],
+        "table": {row[0]: row[1:] for row in rows},
+    }

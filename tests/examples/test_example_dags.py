@@ -64,7 +64,14 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     bag = dagbag_class()(str(EXAMPLE_DAGS))
     elapsed = time.monotonic() - started
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"example_trafficstars_session", "example_trafficstars_campaign_guard", ETL, LOAD}
+    assert set(bag.dag_ids) == {
+        "example_trafficstars_session",
+        "example_trafficstars_campaign_guard",
+        "example_trafficstars_bids",
+        "example_trafficstars_accounts",
+        ETL,
+        LOAD,
+    }
     assert elapsed < 5, f"parsing the example DAGs took {elapsed:.1f} s"
     for dag in bag.dags.values():
         assert dag.doc_md and dag.catchup is False
@@ -76,6 +83,36 @@ def test_example_dags_load_fast_without_errors(airflow_db: Path) -> None:
     timetable = load.timetable  # asset_condition on Airflow 3, dataset_condition on 2
     scheduled_on = getattr(timetable, "asset_condition", None) or timetable.dataset_condition
     assert {a for a in outlets if a in repr(scheduled_on)} == outlets
+
+
+def test_examples_take_their_pool_and_storage_connection_without_edits(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool comes from $TRAFFICSTARS_POOL (read when the file is parsed), the store's connection from a
+    DAG param (rendered per run); the defaults need nothing."""
+    from tests.airflow_compat import dagbag_class
+
+    api_dags = (
+        "example_trafficstars_session",
+        "example_trafficstars_campaign_guard",
+        ETL,
+        "example_trafficstars_accounts",
+    )
+    bag = dagbag_class()(str(EXAMPLE_DAGS))
+    assert {t.pool for d in api_dags for t in bag.dags[d].tasks} == {"default_pool"}
+    monkeypatch.setenv("TRAFFICSTARS_POOL", "trafficstars_api")
+    bag = dagbag_class()(str(EXAMPLE_DAGS))
+    assert {t.pool for d in api_dags for t in bag.dags[d].tasks} == {"trafficstars_api"}
+
+    etl = bag.dags[ETL]
+    assert (
+        etl.params["storage_conn_id"] is None
+        and bag.dags["example_trafficstars_accounts"].params["storage_conn_id"] is None
+    )
+    task = etl.get_task("advertiser_by_day")
+    params = {**{k: etl.params[k] for k in etl.params}, "storage_conn_id": "aws_reports"}
+    task.render_template_fields({"params": params, "dag": etl, "task": task})
+    assert task.storage_conn_id == "aws_reports"
 
 
 def test_session_example_runs_without_a_logical_date(
@@ -204,6 +241,7 @@ def test_report_etl_and_load_without_a_logical_date_twice(
         assert asset_event_extras(asset) == [
             {
                 "report": report,
+                "account": "trafficstars_default",
                 "days": [i["day"] for i in items],
                 "rows": sum(i["rows"] for i in items),
                 "urls": [i["url"] for i in items],

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pendulum
 import pytest
 
 from airflow_provider_trafficstars.exceptions import TrafficStarsPartialFailureError
@@ -271,13 +272,14 @@ def test_balance_sensor_waits_for_the_balance(
         # back as text: "datetime - str"); fixed in 3.1. Any sensor in reschedule mode meets it.
         below = [100]
     emu.campaigns.set_balance(1000, then=below)
+    started = pendulum.now("UTC")
     states, xcoms, dag_run = run(dag, task_id)
     assert states == {task_id: "success"}
     assert xcoms[task_id] == {"balance": 1000.0, "min_balance": 500.0}
     assert emu.count("GET", BALANCE) == len(below) + 1
     assert emu.token_requests == 1  # every poke (and the trigger) took the one shared token
     if task_id == "balance_deferrable" and AIRFLOW_V_3:  # Airflow 2's dag.test() stores no trigger row
-        rows = trigger_kwargs(TrafficStarsBalanceTrigger)
+        rows = trigger_kwargs(TrafficStarsBalanceTrigger, created_since=started)
         assert rows and all(set(row) == {"conn_id", "min_balance", "poke_interval", "timeout_at"} for row in rows)
         assert {row["min_balance"] for row in rows} == {500.0}
     assert_nothing_leaked(emu, api_key, output(capfd), dag_run)

@@ -25,6 +25,7 @@ from tests.helpers import (
     TEST_DAGS,
     TOKEN_VAR,
     assert_no_secret,
+    conn_json,
     install_dag,
     run_rendered_fields,
     run_traces,
@@ -218,3 +219,47 @@ def test_operators_do_no_io_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "hook" not in vars(op)
     with pytest.raises(TrafficStarsConfigError):
         TrafficStarsApiOperator(task_id="bad", endpoint="/x", method="GET /x")
+
+
+def _every_task_class() -> list[tuple[type, dict[str, Any]]]:
+    from airflow_provider_trafficstars.operators.campaigns import (
+        TrafficStarsCampaignStateOperator,
+        TrafficStarsCampaignUpdateOperator,
+    )
+    from airflow_provider_trafficstars.sensors.balance import TrafficStarsBalanceSensor
+    from airflow_provider_trafficstars.sensors.trafficstars import TrafficStarsSessionSensor
+    from airflow_provider_trafficstars.transfers.report_to_storage import TrafficStarsReportToStorageOperator
+
+    return [
+        (TrafficStarsSessionInfoOperator, {}),
+        (TrafficStarsLogoutOperator, {}),
+        (TrafficStarsRefreshTokenOperator, {}),
+        (TrafficStarsApiOperator, {"endpoint": "/v1.1/campaigns"}),
+        (TrafficStarsCampaignStateOperator, {"campaign_ids": [1], "state": "pause"}),
+        (TrafficStarsCampaignUpdateOperator, {"campaign_id": 1, "price": 0.5}),
+        (TrafficStarsSessionSensor, {}),
+        (TrafficStarsBalanceSensor, {"min_balance": 1}),
+        (TrafficStarsReportToStorageOperator, {"report": "campaigns", "destination": "/tmp/never/{day}.{ext}"}),
+    ]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), _every_task_class(), ids=lambda v: getattr(v, "__name__", ""))
+def test_every_task_takes_its_account_from_a_template_and_builds_its_hook_after_rendering(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch, cls: type, kwargs: dict[str, Any]
+) -> None:
+    """``trafficstars_conn_id`` is templated everywhere, so ``.expand(trafficstars_conn_id=[...])`` and
+    ``"{{ params.account }}"`` work; the hook is built on first use, from the rendered id."""
+    from airflow.providers.common.compat.sdk import DAG
+
+    monkeypatch.setenv("AIRFLOW_CONN_TS_ACCOUNT_B", conn_json("http://127.0.0.1:9", "key-b"))
+    with DAG("templated_conn_ids", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        op = cls(task_id="t", trafficstars_conn_id="{{ params.account }}", **kwargs)
+    assert "trafficstars_conn_id" in op.template_fields
+    assert "hook" not in vars(op)  # nothing built from the unrendered id
+    op.render_template_fields({"params": {"account": "ts_account_b"}, "dag": dag, "task": op})
+    assert op.trafficstars_conn_id == "ts_account_b"
+    assert op.hook.trafficstars_conn_id == "ts_account_b"
+    # The partial of a mapped task keeps the id as an expand argument (mapping over accounts is allowed).
+    with DAG("mapped_conn_ids", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")):
+        mapped = cls.partial(task_id="m", **kwargs).expand(trafficstars_conn_id=["a", "b"])
+    assert mapped.expand_input.value == {"trafficstars_conn_id": ["a", "b"]}

@@ -259,6 +259,22 @@ def test_the_report_transfer_is_registered_as_a_transfer() -> None:
     assert transfer == {
         "source-integration-name": "TrafficStars",
         "target-integration-name": "Common IO",
+        "how-to-guide": "/docs/howto/report-to-storage.md",
         "python-module": "airflow_provider_trafficstars.transfers.report_to_storage",
     }
     assert importlib.util.find_spec(transfer["python-module"]) is not None
+
+
+def test_the_provider_info_validates_against_airflows_own_schema() -> None:
+    """The schema Airflow's ProvidersManager checks the metadata with (how-to guides, logo, transfers)."""
+    import json
+    from pathlib import Path
+
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    info = get_provider_info()
+    jsonschema.validate(info, schema)
+    (integration,) = info["integrations"]
+    assert integration["logo"] and integration["how-to-guide"] and integration["tags"]

@@ -128,3 +128,15 @@ def test_the_readme_rest_workaround_tests_the_stored_connection_where_the_3_3_2_
     assert readme_status == 200 and readme_body["status"] is True, readme_body
     assert emulator.token_requests == 1  # only the README's request reached the hook
     assert_no_secret(output, api_key, *emulator.issued_tokens)
+
+
+def test_the_readme_unpauses_every_dag_it_triggers_and_names_no_missing_url() -> None:
+    """A paused DAG's triggered run stays queued without a word: every ``airflow dags trigger <dag>`` the
+    README shows comes after an ``airflow dags unpause <dag>``; and it installs from the clone you have."""
+    readme = (REPO / "README.md").read_text()
+    triggered = {m.group(1): m.start() for m in re.finditer(r"airflow dags trigger ([a-z_]+)", readme)}
+    assert triggered, "the README shows no airflow dags trigger command"
+    for dag_id, at in triggered.items():
+        unpause = readme.find(f"airflow dags unpause {dag_id}")
+        assert 0 <= unpause < at, f"the README triggers {dag_id} without unpausing it first"
+    assert "repository's URL" not in readme and "pip install ." in readme

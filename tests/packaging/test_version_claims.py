@@ -77,7 +77,10 @@ def test_every_claimed_minor_line_is_tested_and_a_floor_inside_a_line_from_that_
     """A line claimed from x.y.0 stands on its tested release; a floor at x.y.z (3.0.6) is a fix to prove."""
     spec = airflow_specifier()
     tested = sorted(Version(v) for v in matrix_versions())
-    claimed_lines = {(major, minor) for major in (2, 3, 4) for minor in range(20) if admitted(spec, major, minor)}
+    newest = (tested[-1].major, tested[-1].minor)
+    # No upper bound (as the official providers): lines after the newest tested one are not a claim of ours.
+    lines = [(major, minor) for major in (2, 3) for minor in range(20) if (major, minor) <= newest]
+    claimed_lines = {line for line in lines if admitted(spec, *line)}
     assert claimed_lines == {(v.major, v.minor) for v in tested}, "one matrix version per claimed minor line"
     for major in {v.major for v in tested}:
         oldest_claimed = min(v for minor in range(20) for v in admitted(spec, major, minor))
@@ -85,6 +88,19 @@ def test_every_claimed_minor_line_is_tested_and_a_floor_inside_a_line_from_that_
             assert oldest_claimed == min(v for v in tested if v.major == major), (
                 f"pyproject.toml claims Airflow {oldest_claimed}, older than any {major}.x the matrix runs"
             )
+
+
+def test_apache_airflow_has_no_upper_bound_like_the_official_providers() -> None:
+    """An upper bound would make pip refuse the next Airflow for every user; the matrix says what is tested."""
+    assert not [s for s in airflow_specifier() if s.operator in ("<", "<=", "~=", "==", "===")]
+
+
+def test_the_only_python_classifier_is_the_interpreter_every_test_run_uses() -> None:
+    classifiers = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["classifiers"]
+    python = re.compile(r"Programming Language :: Python :: (3\.\d+)")
+    versions = [m.group(1) for m in map(python.fullmatch, classifiers) if m]
+    assert versions == ["3.11"]
+    assert all(f"-py{versions[0]}.txt" in c.name for c in (REPO / "constraints").glob("airflow-*.txt"))
 
 
 def test_every_constraints_file_pins_a_common_compat_release_the_package_claims() -> None:

@@ -90,7 +90,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     header = ["day", "campaign_id", "name", *METRICS, "alpha", "zeta"]
     for entry in written:
         url = f"file://{out}/advertiser/by-campaign/day={entry['day']}/part.csv"
-        assert entry == {"day": entry["day"], "url": url, "rows": entry["rows"]}
+        assert entry == {"day": entry["day"], "url": url, "rows": entry["rows"], "account": "trafficstars_default"}
         data = Path(url[len("file://") :]).read_bytes()
         # An empty day has a header only: the known fields (unknown ones come with rows).
         assert data.decode().splitlines()[0] == ",".join(header if entry["rows"] else header[:-2])
@@ -142,6 +142,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
         "day": snapshot["day"],
         "url": f"file://{out}/campaigns/day={snapshot['day']}/part.csv",
         "rows": 2,
+        "account": "trafficstars_default",
     }
     assert [r.query for r in emulator.request_log() if r.path == "/v1.1/campaigns"] == ["status%5B%5D=enabled"]
 
@@ -155,6 +156,7 @@ def test_runs_write_one_complete_object_per_day_reruns_are_identical_and_lookbac
     (event,) = asset_event_extras("ts_by_campaign")
     assert event == {
         "report": "advertiser/by-campaign",
+        "account": "trafficstars_default",
         "days": days("2026-02-01", "2026-02-10"),
         "rows": 27,
         "urls": [w["url"] for w in written],
@@ -351,6 +353,35 @@ def test_bad_rendered_arguments_fail_before_any_call(
     assert emulator.count() == 0
 
 
+@pytest.mark.parametrize("conn_id", ["../up", "a/b", ".hidden", "..", "acc:1", "", "x" * 251])
+def test_an_account_placeholder_needs_a_plain_path_segment(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator, api_key: str, conn_id: str
+) -> None:
+    """``{account}`` becomes a path segment: an id that would climb out of the folder or hide is refused."""
+    monkeypatch.setenv("AIRFLOW_CONN_TRAFFICSTARS_DEFAULT", conn_json(emulator.url, api_key))
+    op = make(destination="file:///tmp/never/{account}/{report}/{day}.{ext}", trafficstars_conn_id=conn_id)
+    with pytest.raises(TrafficStarsConfigError, match="path segment"):
+        op.execute(CONTEXT)
+    assert emulator.count() == 0
+
+
+def test_an_account_placeholder_files_objects_under_the_connection_id(
+    airflow_db: Path, clean_variables: None, monkeypatch: pytest.MonkeyPatch, emulator: TrafficStarsEmulator,
+    api_key: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    op = make(
+        destination=f"file://{tmp_path}/{{account}}/{{report}}/{{day}}.{{ext}}",
+        trafficstars_conn_id="ts_agency-2.eu",
+        date_from="2026-02-01",
+        date_to="2026-02-01",
+    )
+    monkeypatch.setenv("AIRFLOW_CONN_TS_AGENCY-2.EU", conn_json(emulator.url, api_key))
+    written = op.execute(CONTEXT)
+    url = f"file://{tmp_path}/ts_agency-2.eu/advertiser/by-campaign/2026-02-01.csv"
+    assert written == [{"day": "2026-02-01", "url": url, "rows": 3, "account": "ts_agency-2.eu"}]
+    assert Path(url.removeprefix("file://")).is_file()
+
+
 def test_openlineage_facets_name_the_report_and_the_objects(
     airflow_db: Path, clean_variables: None, ts_conn: str, emulator: TrafficStarsEmulator, tmp_path: Path
 ) -> None:
@@ -364,7 +395,11 @@ def test_openlineage_facets_name_the_report_and_the_objects(
     operator.execute(CONTEXT)
     lineage = operator.get_openlineage_facets_on_complete(None)
     (source,) = lineage.inputs
-    assert (source.namespace, source.name) == (f"trafficstars://127.0.0.1:{emulator.port}", "publisher/by-country")
+    # Named by the account (the connection id): two accounts on one host are two sources.
+    assert (source.namespace, source.name) == (
+        f"trafficstars://127.0.0.1:{emulator.port}",
+        "trafficstars_default/publisher/by-country",
+    )
     assert [(o.namespace, o.name) for o in lineage.outputs] == [
         ("file", f"{str(tmp_path).lstrip('/')}/publisher/by-country/{d}.csv") for d in ("2026-02-01", "2026-02-02")
     ]

@@ -293,6 +293,6 @@ def test_balance_sensor_checks_min_balance_when_the_dag_is_parsed() -> None:
     with pytest.raises(TrafficStarsConfigError):
         TrafficStarsBalanceSensor(task_id="s", min_balance=-5)
     templated = TrafficStarsBalanceSensor(task_id="s", min_balance="{{ params.floor }}")
-    assert templated.template_fields == ("min_balance",)
+    assert templated.template_fields == ("trafficstars_conn_id", "min_balance")
     with pytest.raises(TrafficStarsConfigError):  # what the template rendered is checked before any call
         templated.make_trigger()
