@@ -116,13 +116,19 @@ class CeleryDeployment:
         api_key: str,
         burst_emulator: EmulatorProcess | None = None,
         warehouse_url: str | None = None,
+        burst_limit: tuple[int, float] | None = None,
     ) -> None:
+        """``burst_limit``: ``(calls, seconds)`` the burst's emulator enforces, and the burst connection's budget
+        (the account's limit, all workers together; a scaled window keeps a test short)."""
         self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
         self.warehouse_url = warehouse_url
         # Runs on different emulators can run at the same time and still be counted apart.
         self.burst_emulator = burst_emulator or emulator
         for emu in {id(e): e for e in (self.emulator, self.burst_emulator)}.values():
             emu.set_token_latency(TOKEN_LATENCY)
+        if burst_limit is not None:
+            calls, seconds = burst_limit
+            EmulatorProcess.control(self.burst_emulator.url, "rate_limit", {"requests": calls, "window": seconds})
         self.port = free_port()
         self.queue = f"ts_bench_{secrets.token_hex(4)}"
         self.redis_db = 8 + secrets.randbelow(8)
@@ -154,7 +160,7 @@ class CeleryDeployment:
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn_json(emulator.url, api_key),
             AIRFLOW_CONN_TRAFFICSTARS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
-            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(self.burst_emulator.url, api_key),
+            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(self.burst_emulator.url, api_key, **_budget_extra(burst_limit)),
             # The report ETL writes to this machine's file system (both workers share it).
             TRAFFICSTARS_REPORT_BASE_URL=f"file://{home}/reports",
         )
@@ -288,6 +294,7 @@ class CeleryDeployment:
         emulator = self.burst_emulator if conn_id == BURST_CONN_ID else self.emulator
         handle = {"dag_id": dag_id, "run_id": f"bench_{secrets.token_hex(4)}", "emulator": emulator}
         handle["before"] = emulator.token_requests()
+        handle["before_429"] = int(emulator.stats()["answers_429"])
         self._seed_and_run(conn_id, "dags", "trigger", dag_id, "-r", handle["run_id"], "-l", LOGICAL_DATE)
         return handle
 
@@ -388,6 +395,7 @@ class CeleryDeployment:
             "run_id": run_id,
             "state": rows[0][0],
             "token_requests": handle["emulator"].token_requests() - handle["before"],
+            "answers_429": int(handle["emulator"].stats()["answers_429"]) - handle.get("before_429", 0),
             "seconds": float(rows[0][1]),
             "tasks": sum(tasks.values()),
             # What a naive integration (a token per task) would cost: one per task that calls the API.
@@ -397,6 +405,14 @@ class CeleryDeployment:
     def run(self, dag_id: str, timeout: float = 300) -> dict[str, Any]:
         """Seed a stale token, trigger ``dag_id`` and wait for its run."""
         return self.wait_run(self.start_run(dag_id), timeout)
+
+
+def _budget_extra(limit: tuple[int, float] | None) -> dict[str, Any]:
+    """The connection extras of an account limited to ``(calls, seconds)`` (none: the defaults)."""
+    if limit is None:
+        return {}
+    calls, seconds = limit
+    return {"rate_limit": calls, "rate_period": seconds, "rate_margin": max(seconds / 30, 0.5)}
 
 
 def report_etl_rounds(deployment: CeleryDeployment) -> dict[str, Any]:
@@ -428,7 +444,8 @@ def run_scenario(workdir: Path, *, naive_burst: bool = True) -> dict[str, Any]:
         postgres_database() as db_url,
         postgres_database("ts_warehouse") as warehouse_url,
     ):
-        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url)
+        # The account's limit enforced (100 calls / 60 s, every connection's budget): runs count their 429s.
+        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url, burst_limit=(100, 60.0))
         try:
             result: dict[str, Any] = {"timings": deployment.start([*EXAMPLE_DAGS, BURST_DAGS])}
             result.update(report_etl_rounds(deployment))
