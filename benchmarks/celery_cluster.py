@@ -116,10 +116,10 @@ class CeleryDeployment:
         api_key: str,
         burst_emulator: EmulatorProcess | None = None,
         warehouse_url: str | None = None,
-        burst_limit: tuple[int, float] | None = None,
+        burst_limit: int | None = None,
     ) -> None:
-        """``burst_limit``: ``(calls, seconds)`` the burst's emulator enforces, and the burst connection's budget
-        (the account's limit, all workers together; a scaled window keeps a test short)."""
+        """``burst_limit``: calls per 60 s the burst's emulator enforces, and the burst connection's budget
+        (``rate_limit``: the account's limit, all workers together)."""
         self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
         self.warehouse_url = warehouse_url
         # Runs on different emulators can run at the same time and still be counted apart.
@@ -127,8 +127,7 @@ class CeleryDeployment:
         for emu in {id(e): e for e in (self.emulator, self.burst_emulator)}.values():
             emu.set_token_latency(TOKEN_LATENCY)
         if burst_limit is not None:
-            calls, seconds = burst_limit
-            EmulatorProcess.control(self.burst_emulator.url, "rate_limit", {"requests": calls, "window": seconds})
+            EmulatorProcess.control(self.burst_emulator.url, "rate_limit", {"requests": burst_limit, "window": 60.0})
         self.port = free_port()
         self.queue = f"ts_bench_{secrets.token_hex(4)}"
         self.redis_db = 8 + secrets.randbelow(8)
@@ -160,7 +159,9 @@ class CeleryDeployment:
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn_json(emulator.url, api_key),
             AIRFLOW_CONN_TRAFFICSTARS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
-            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(self.burst_emulator.url, api_key, **_budget_extra(burst_limit)),
+            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(
+                self.burst_emulator.url, api_key, **({} if burst_limit is None else {"rate_limit": burst_limit})
+            ),
             # The report ETL writes to this machine's file system (both workers share it).
             TRAFFICSTARS_REPORT_BASE_URL=f"file://{home}/reports",
         )
@@ -407,14 +408,6 @@ class CeleryDeployment:
         return self.wait_run(self.start_run(dag_id), timeout)
 
 
-def _budget_extra(limit: tuple[int, float] | None) -> dict[str, Any]:
-    """The connection extras of an account limited to ``(calls, seconds)`` (none: the defaults)."""
-    if limit is None:
-        return {}
-    calls, seconds = limit
-    return {"rate_limit": calls, "rate_period": seconds, "rate_margin": max(seconds / 30, 0.5)}
-
-
 def report_etl_rounds(deployment: CeleryDeployment) -> dict[str, Any]:
     """Run the report ETL twice and let the scheduler start the load DAG after each; return what happened.
 
@@ -445,7 +438,7 @@ def run_scenario(workdir: Path, *, naive_burst: bool = True) -> dict[str, Any]:
         postgres_database("ts_warehouse") as warehouse_url,
     ):
         # The account's limit enforced (100 calls / 60 s, every connection's budget): runs count their 429s.
-        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url, burst_limit=(100, 60.0))
+        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url, burst_limit=100)
         try:
             result: dict[str, Any] = {"timings": deployment.start([*EXAMPLE_DAGS, BURST_DAGS])}
             result.update(report_etl_rounds(deployment))
