@@ -123,13 +123,18 @@ class CeleryDeployment:
         api_key: str,
         burst_emulator: EmulatorProcess | None = None,
         warehouse_url: str | None = None,
+        burst_limit: int | None = None,
     ) -> None:
+        """``burst_limit``: calls per 60 s the burst's emulator enforces, and the burst connection's budget
+        (``rate_limit``: the account's limit, all workers together)."""
         self.home, self.db_url, self.emulator, self.api_key = home, db_url, emulator, api_key
         self.warehouse_url = warehouse_url
         # Runs on different emulators can run at the same time and still be counted apart.
         self.burst_emulator = burst_emulator or emulator
         for emu in {id(e): e for e in (self.emulator, self.burst_emulator)}.values():
             emu.set_token_latency(TOKEN_LATENCY)
+        if burst_limit is not None:
+            EmulatorProcess.control(self.burst_emulator.url, "rate_limit", {"requests": burst_limit, "window": 60.0})
         self.port = free_port()
         self.queue = f"ts_bench_{secrets.token_hex(4)}"
         self.redis_db = 8 + secrets.randbelow(8)
@@ -161,7 +166,9 @@ class CeleryDeployment:
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW_CONN_TRAFFICSTARS_DEFAULT=conn_json(emulator.url, api_key),
             AIRFLOW_CONN_TRAFFICSTARS_NAIVE=conn_json(emulator.url, api_key, single_flight=False),
-            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(self.burst_emulator.url, api_key),
+            AIRFLOW_CONN_TRAFFICSTARS_BURST=conn_json(
+                self.burst_emulator.url, api_key, **({} if burst_limit is None else {"rate_limit": burst_limit})
+            ),
             # The report ETL writes to this machine's file system (both workers share it).
             TRAFFICSTARS_REPORT_BASE_URL=f"file://{home}/reports",
         )
@@ -295,6 +302,7 @@ class CeleryDeployment:
         emulator = self.burst_emulator if conn_id == BURST_CONN_ID else self.emulator
         handle = {"dag_id": dag_id, "run_id": f"bench_{secrets.token_hex(4)}", "emulator": emulator}
         handle["before"] = emulator.token_requests()
+        handle["before_429"] = int(emulator.stats()["answers_429"])
         self._seed_and_run(conn_id, "dags", "trigger", dag_id, "-r", handle["run_id"], "-l", LOGICAL_DATE)
         return handle
 
@@ -422,6 +430,7 @@ class CeleryDeployment:
             "run_id": run_id,
             "state": rows[0][0],
             "token_requests": handle["emulator"].token_requests() - handle["before"],
+            "answers_429": int(handle["emulator"].stats()["answers_429"]) - handle.get("before_429", 0),
             "seconds": float(rows[0][1]),
             "tasks": sum(tasks.values()),
             # What a naive integration (a token per task) would cost: one per task that calls the API.
@@ -462,7 +471,8 @@ def run_scenario(workdir: Path, *, naive_burst: bool = True) -> dict[str, Any]:
         postgres_database() as db_url,
         postgres_database("ts_warehouse") as warehouse_url,
     ):
-        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url)
+        # The account's limit enforced (100 calls / 60 s, every connection's budget): runs count their 429s.
+        deployment = CeleryDeployment(home, db_url, emu, api_key, warehouse_url=warehouse_url, burst_limit=100)
         try:
             result: dict[str, Any] = {"timings": deployment.start([*EXAMPLE_DAGS, BURST_DAGS])}
             result.update(report_etl_rounds(deployment))

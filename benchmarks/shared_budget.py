@@ -16,6 +16,7 @@ limiter (each process counts its own calls: a budget nobody else sees). ``scale`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -152,9 +153,13 @@ def run_round(
     scale: float,
     mode: str = "shared",
     kill_one: bool = False,
+    early: float = 0.0,
     timeout: float = 900,
 ) -> Round:
-    """Start ``processes`` workers at one barrier (plus, with ``kill_one``, one killed while it holds budget)."""
+    """Start ``processes`` workers at one barrier (plus, with ``kill_one``, one killed while it holds budget).
+
+    ``early``: the first worker is let go that many seconds before the others (a late arrival, made certain).
+    """
     window = 60.0 * scale
     # Not reset: that would revoke the token the Variable holds, and a 401 on a token obtained less than a
     # minute ago is a refusal. The counts of the round are differences; a new limit starts an empty window.
@@ -177,7 +182,9 @@ def run_round(
             victim.wait()
             killed_at = time.time()
         started = time.time()
-        for proc in procs:
+        for i, proc in enumerate(procs):
+            if i == 1 and early:
+                time.sleep(early)
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
@@ -251,7 +258,7 @@ def solo(calls: int) -> int:
     return 0
 
 
-def scenarios(work: Path, db_url: str, *, scale: float, quick: bool = False) -> dict[str, Any]:
+def scenarios(work: Path, db_url: str, *, scale: float, quick: bool = False, barrier: bool = False) -> dict[str, Any]:
     """Rows (c), (d), (e) of issue 16 on one metadata DB (``db_url``); each side by side with the old limiter."""
     key = new_api_key()
     home = work / "budget"
@@ -263,6 +270,8 @@ def scenarios(work: Path, db_url: str, *, scale: float, quick: bool = False) -> 
         calls = 10 if quick else 40
         print("8 processes at a barrier ...", file=sys.stderr, flush=True)
         out["barrier"] = run_round(env, emu.url, processes=8, calls=calls, limit=100, scale=scale)
+        if barrier:  # --barrier: row (c) only
+            return out
         out["barrier_old"] = run_round(env, emu.url, processes=8, calls=calls, limit=100, scale=scale, mode="process")
         print(f"{out['barrier']}\n{out['barrier_old']}\na killed holder ...", file=sys.stderr, flush=True)
         out["killed"] = run_round(env, emu.url, processes=3, calls=30, limit=100, scale=scale, kill_one=True)
@@ -275,7 +284,7 @@ def scenarios(work: Path, db_url: str, *, scale: float, quick: bool = False) -> 
 
 def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """Table rows (#, scenario, measure, ours, old per-process limiter: the baseline column)."""
-    b, old, k, s = r["barrier"], r["barrier_old"], r["killed"], r["solo"]
+    b = r["barrier"]
     scale = r["scale"]
     window = 60.0 * scale
     span = window + max(2.0 * scale, 0.5)
@@ -283,6 +292,13 @@ def rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     label = f"8 processes, one barrier, {b.calls} calls, 100 calls / {window:g} s" + (
         f" (window scaled x{scale:g})" if scale != 1 else ""
     )
+    if "barrier_old" not in r:  # --barrier
+        return [("16c", label, "answers of 429 / failed / token requests / visits",
+                 f"{b.answers_429} / {len(b.failed)} / {b.token_requests} / {b.visits}", ""),
+                ("16c", "", "wall time (floor: full windows to roll over)", f"{b.seconds:.1f} s (floor {floor:.1f} s)",
+                 ""),
+                ("16c", "", "spread first to last finish", f"{b.spread:.1f} s", "")]  # fmt: skip
+    old, k, s = r["barrier_old"], r["killed"], r["solo"]
     return [
         ("16c", label, "answers of 429 / failed calls", f"{b.answers_429} / {len(b.failed)}",
          f"{old.answers_429} / {len(old.failed)}"),
@@ -305,7 +321,7 @@ def deploy_rows(d: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """Rows of (a): the LocalExecutor deployment."""
     ours, naive = d["ours"], d["naive"]
     bound = 1.05 * ours["calls"] / 100 * 60 + 15
-    label = "scheduler + LocalExecutor on PostgreSQL, 4 tasks x 90 days, 100 calls / 60 s"
+    label = f"scheduler + LocalExecutor on {d.get('db', 'PostgreSQL')}, 4 tasks x 90 days, 100 calls / 60 s"
     return [
         ("16a", label, "run state / answers of 429", f"{ours['state']} / {ours['answers_429']}",
          f"{naive['state']} / {naive['answers_429']} (rate_limit 0 = the old limiter: 90 < 100 per process)"),
@@ -321,6 +337,7 @@ def main() -> None:
     parser.add_argument("--deploy", action="store_true", help="only (a): a scheduler with the LocalExecutor")
     parser.add_argument("--scale", type=float, default=1.0, help="window scale (1: the real 60 s)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--barrier", action="store_true", help="only (c): 8 processes at a barrier")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     from benchmarks.common import postgres_database
@@ -328,13 +345,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="ts-budget-"))
     if args.deploy:
-        print(table(deploy_rows(local_executor_scenario(work))))
+        print(table(deploy_rows(local_executor_scenario(work, args.db if "--db" in sys.argv else "postgres"))))
         return
     if args.db == "postgres":
         with postgres_database() as url:
-            r = scenarios(work, url, scale=args.scale, quick=args.quick)
+            r = scenarios(work, url, scale=args.scale, quick=args.quick, barrier=args.barrier)
     else:
-        r = scenarios(work, f"sqlite:///{work}/airflow.db", scale=args.scale, quick=args.quick)
+        r = scenarios(work, f"sqlite:///{work}/airflow.db", scale=args.scale, quick=args.quick, barrier=args.barrier)
     print(table(rows(r)))
 
 
@@ -343,7 +360,7 @@ DEPLOY_DAGS = REPO / "benchmarks" / "dags" / "ts_budget_reports.py"
 
 
 def local_executor_scenario(work: Path, db: str = "postgres") -> dict[str, Any]:
-    """A scheduler + LocalExecutor (+ api-server, dag-processor) on PostgreSQL, started and stopped here.
+    """A scheduler + LocalExecutor (+ api-server, dag-processor) on PostgreSQL (or SQLite), started and stopped here.
 
     Runs ``ts_budget_reports`` (4 tasks x 90 calls, the account's budget) and then ``ts_budget_reports_naive``
     (rate_limit 0: the old per-process limiter never limited 90 calls) against the emulator at 100 calls / 60 s.
@@ -353,6 +370,21 @@ def local_executor_scenario(work: Path, db: str = "postgres") -> dict[str, Any]:
     from benchmarks.common import postgres_database
 
     class LocalDeployment(CeleryDeployment):
+        def _sql(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+            if not self.db_url.startswith("sqlite:"):
+                return super()._sql(query, *params)
+            import sqlite3
+
+            # The same queries in SQLite's dialect (placeholders, the seconds between two timestamps).
+            query = query.replace("%s", "?").replace(
+                "EXTRACT(EPOCH FROM end_date - queued_at)", "(julianday(end_date) - julianday(queued_at)) * 86400"
+            )
+            conn = sqlite3.connect(self.db_url.removeprefix("sqlite:///"), timeout=30)
+            try:
+                return list(conn.execute(query, params).fetchall())
+            finally:
+                conn.close()
+
         def start(self, dag_files: list[Path], *, migrated: bool = False, timeout: float = 300) -> dict[str, float]:
             import shutil
 
@@ -375,8 +407,9 @@ def local_executor_scenario(work: Path, db: str = "postgres") -> dict[str, Any]:
     key = new_api_key()
     home = work / "local"
     home.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Any] = {}
-    with EmulatorProcess(key, workdir=work) as emu, postgres_database() as db_url:
+    out: dict[str, Any] = {"db": "SQLite" if db == "sqlite" else "PostgreSQL"}
+    database = postgres_database() if db == "postgres" else contextlib.nullcontext(f"sqlite:///{home}/airflow.db")
+    with EmulatorProcess(key, workdir=work) as emu, database as db_url:
         deployment = LocalDeployment(home, db_url, emu, key)
         deployment.env["AIRFLOW__CORE__EXECUTOR"] = "LocalExecutor"
         deployment.env["AIRFLOW__CORE__PARALLELISM"] = "8"

@@ -63,7 +63,8 @@ def id_tokens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def hook(
     airflow_db: Path, clean_variables: None, emulator: TrafficStarsEmulator, api_key: str, monkeypatch
 ) -> TrafficStarsHook:
-    monkeypatch.setenv(CONN_ENV, conn_json(emulator.url, api_key, max_retries=1, timeout=2))
+    # rate_limit out of reach: a process's first window is a ramp, and these waits do not move the budget's clock.
+    monkeypatch.setenv(CONN_ENV, conn_json(emulator.url, api_key, max_retries=1, timeout=2, rate_limit=1000))
     return TrafficStarsHook(sleep=lambda _s: None)
 
 

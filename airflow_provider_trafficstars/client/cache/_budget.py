@@ -16,11 +16,15 @@ spent within ``hold`` seconds, so a process killed while it holds budget strands
 ``hold + period + margin``; when the holder comes back for more it rewrites its previous grant to what it
 really spent (the time of its last call and their number), giving the rest back at once.
 
-Fairness: every process that asks is listed in ``claims`` with when it last asked and how many calls it got;
-those that asked within a ``hold`` are active. A grant is at most ``limit / (SHARES * active)`` calls (a
-batch), and none gets more while it is a batch ahead of the slowest active one (a newcomer counts as at most
-half a window behind): N tasks take turns in small batches and progress together, while one task alone takes
-a quarter of the window per visit.
+Fairness: every process that asks is listed in ``claims`` with when it first and last asked and how many calls
+it got; those that asked within two ``hold``s are active. A grant is at most ``limit / (SHARES * active)`` calls (a
+batch); none gets more while it is a batch ahead of the slowest active one (a newcomer counts as at most half a
+window behind); within a window each active claimant has an equal share, less its lead over the claimants'
+mean (what nobody behind it wants stays free for anyone); and a claimant's first window is a ramp (a first grant
+of ``limit / SHARES**2``, then the account's rate), so one that reaches the record seconds before the others of
+a barrier cannot take their window. N tasks thus finish within seconds of each other; one task alone sends its
+first window at the account's rate (a task needing under a window's calls takes up to a window longer), and a
+limit far out of reach costs nothing (the ramp starts at a sixteenth of the limit).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The grant rule of the account's call budget: pure functions of the shared record, no I/O, no Airflow.
 
-:func:`reserve` gives a process a batch of call slots in the current window (fair: no claimant a batch
-ahead of the slowest active one gets more); :func:`release` hands back what a process did not spend.
+:func:`reserve` gives a process a batch of call slots in the current window (fair: see its docstring);
+:func:`release` hands back what a process did not spend.
 The store, the lease around each read-modify-write and the local spending are :mod:`._budget`'s.
 """
 
@@ -61,10 +61,10 @@ class BudgetRules:
 
 @dataclass
 class Record:
-    """The shared record: grants ``[holder, latest, calls]`` and claimants ``{holder: [last asked, calls got]}``."""
+    """The shared record: grants ``[holder, latest, calls]``, claimants ``{holder: [last asked, calls got, since]}``."""
 
     grants: list[tuple[str, float, int]] = field(default_factory=list)
-    claims: dict[str, tuple[float, int]] = field(default_factory=dict)
+    claims: dict[str, tuple[float, int, float]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -79,7 +79,9 @@ class Record:
         try:
             data = json.loads(raw)
             grants = [(str(h), float(t), int(n)) for h, t, n in data.get("grants", [])]
-            claims = {str(h): (float(t), int(n)) for h, (t, n) in dict(data.get("claims", {})).items()}
+            # ``since`` (the claimant's first visit) was added later: a claim without it started when it last asked.
+            claims = {str(h): (float(c[0]), int(c[1]), float(c[2] if len(c) > 2 else c[0]))
+                      for h, c in dict(data.get("claims", {})).items()}  # fmt: skip
         except (ValueError, TypeError, AttributeError, RecursionError):
             return cls()
         return cls([g for g in grants if g[2] > 0 and math.isfinite(g[1])], claims)
@@ -100,34 +102,66 @@ def reserve(record: Record, rules: BudgetRules, me: str, now: float, spent: Spen
     THE rule of the shared budget (pure: the caller does the store I/O under the lease). ``spent`` settles
     ``me``'s previous grant; the new grant (if any) must be spent by ``now + hold``. With nothing granted,
     the wait is until the oldest counting grant leaves the window (a caller looks again after at most ``hold``:
-    a holder may give back what it did not spend).
+    a holder may give back what it did not spend). Fairness, in three parts (see :mod:`._budget`): no claimant
+    gets more while it is a batch ahead of the slowest active one; a claimant's first window is a ramp (it
+    cannot take a whole window before the others of a barrier first reach the record); and while others are
+    active, none holds more than an equal share of the window while one behind it has less.
     """
     _settle(record, me, spent)
     record.grants = [g for g in record.grants if g[1] + rules.span > now]
     mine_before = record.claims.get(me)
     record.claims = {h: c for h, c in record.claims.items() if c[0] + rules.span > now and h != me}
-    # Claimants that asked within a hold are the ones wanting calls now (a waiter asks again at least that often).
-    others = [n for t, n in record.claims.values() if t + rules.hold_for >= now]
+    # Claimants that asked within two holds want calls now (a waiter asks again each hold, plus a lease round).
+    others = {h: c for h, c in record.claims.items() if c[0] + 2 * rules.hold_for >= now}
     active = len(others) + 1
-    behind = min(others, default=0)
+    behind = min((c[1] for c in others.values()), default=0)
     # A newcomer starts at most half a window behind the others: it catches up with those that started just
     # before it (a barrier), but does not stall a task that has run for hours.
     got = mine_before[1] if mine_before is not None else max(0, behind - rules.limit // 2)
-    free = rules.limit - sum(g[2] for g in record.grants)
+    since = mine_before[2] if mine_before is not None else now
+    held = _held(record)
+    free = rules.limit - sum(held.values())
     batch = max(1, math.ceil(rules.limit / (SHARES * active)))
+    # The ramp: a small first grant, then the account's rate from the first visit on (no limit after a window).
+    first = max(1, math.ceil(rules.limit / SHARES**2))
+    ramp = first + rules.limit * (now - since) / rules.span - held.get(me, 0)
+    # The equal share of the window, less a lead over the claimants' mean before it (more for one behind): a
+    # claimant takes its own, and beyond it only what leaves the active claimants behind it theirs.
+    before = {h: c[1] - held.get(h, 0) for h, c in [*others.items(), (me, (now, got, since))]}
+    mean = sum(before.values()) / active
+    share = rules.limit / active
+
+    def room(holder: str) -> int:
+        return math.ceil(share + mean - before[holder]) - held.get(holder, 0)
+
+    reserved = sum(max(0, room(h)) for h, c in others.items() if c[1] <= got)
+    free = max(min(free, room(me)), free - reserved)
+    record.claims[me] = (now, got, since)
     if others and got >= behind + batch:
         # A batch ahead of the slowest claimant: let it catch up (it asks again within a hold), look again soon.
-        record.claims[me] = (now, got)
         return 0, min(1.0, rules.hold_for / 2)
-    if free >= 1:
-        granted = min(free, batch)
+    # Under the ramp a grant is at least a first grant's size (one visit per few calls, not per call).
+    need = min(batch, first, free)
+    if need >= 1 and ramp < need:
+        return 0, max((need - ramp) * rules.span / rules.limit, 0.01)
+    granted = min(free, batch, math.floor(ramp))
+    if granted >= 1:
         record.grants.append((me, now + rules.hold_for, granted))
-        record.claims[me] = (now, got + granted)
+        record.claims[me] = (now, got + granted, since)
         return granted, 0.0
-    record.claims[me] = (now, got)
+    if rules.limit - sum(held.values()) >= 1:  # room, but others' shares: they ask within a hold
+        return 0, min(1.0, rules.hold_for / 2)
     # Full: until the oldest grant leaves the window.
     oldest = min(g[1] for g in record.grants)
     return 0, max(oldest + rules.span - now, 0.01)
+
+
+def _held(record: Record) -> dict[str, int]:
+    """Calls each holder has in the window (its grants that still count)."""
+    held: dict[str, int] = {}
+    for holder, _, calls in record.grants:
+        held[holder] = held.get(holder, 0) + calls
+    return held
 
 
 def _settle(record: Record, me: str, spent: Spent | None) -> None:

@@ -37,7 +37,8 @@ def test_processes_share_one_budget_fairly_and_a_killed_holder_strands_it_one_wi
     key = new_api_key()
     with EmulatorProcess(key, workdir=workdir) as emu:
         env = budget_env(workdir, HOME.db_url, emu.url, key, rate_limit=LIMIT)
-        shared = run_round(env, emu.url, processes=4, calls=8, limit=LIMIT, scale=SCALE)
+        # One process let go a second (a third of the window) before the other three: a late arrival, certain.
+        shared = run_round(env, emu.url, processes=4, calls=8, limit=LIMIT, scale=SCALE, early=1.0)
         old = run_round(env, emu.url, processes=4, calls=8, limit=LIMIT, scale=SCALE, mode="process")
         killed = run_round(env, emu.url, processes=2, calls=5, limit=LIMIT, scale=SCALE, kill_one=True)
 
@@ -50,10 +51,11 @@ def test_processes_share_one_budget_fairly_and_a_killed_holder_strands_it_one_wi
     # (The scaled window makes the lease's visits weigh 20 times more than at 60 s: the 1.05 x goal is measured
     # at full scale by benchmarks/shared_budget.py.)
     assert 3 * WINDOW <= shared.seconds <= 2 * 3 * SPAN + 10.0, shared
-    # Fair: those that contended finish together. (One process may be done before the others first asked: on
-    # a loaded machine a process takes a second or two to reach the record, a third of this scaled window.)
-    finishes = sorted(shared.finishes)
-    assert finishes[-1] - finishes[1] <= SPAN + HOLD + 2.0, shared
+    # Fair: the early one does not take its 8 calls alone (10 per window were there: the old rule let it, and
+    # it finished two windows before the others); it ramps up and all four finish in the same window. The
+    # issue's bound (10 s of a 60 s window) is measured at full scale by benchmarks/shared_budget.py (16c):
+    # scaled, it would be 0.5 s, below the scheduler's jitter on a loaded 2-core machine.
+    assert shared.spread < SPAN, shared
     # A process SIGKILLed right after taking a grant (3 calls, 1 spent): the others got its 2 unspent calls
     # back once its grant had lapsed (hold + span after it was made), without a 429.
     assert (killed.answers_429, killed.failed) == (0, [])
