@@ -122,8 +122,9 @@ def reserve(record: Record, rules: BudgetRules, me: str, now: float, spent: Spen
     held = _held(record)
     free = rules.limit - sum(held.values())
     batch = max(1, math.ceil(rules.limit / (SHARES * active)))
-    # The ramp: a small first grant, then the account's rate from the first visit on (no limit after a window).
-    first = max(1, math.ceil(rules.limit / SHARES**2))
+    # The ramp: a small first grant (at least 2: a token request and the first call of a task), then the
+    # account's rate from the first visit on (no limit after a window).
+    first = max(2, math.ceil(rules.limit / SHARES**2))
     ramp = first + rules.limit * (now - since) / rules.span - held.get(me, 0)
     # The equal share of the window, less a lead over the claimants' mean before it (more for one behind): a
     # claimant takes its own, and beyond it only what leaves the active claimants behind it theirs.
