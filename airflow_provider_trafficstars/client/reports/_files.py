@@ -67,7 +67,7 @@ def check_destination(template: Any) -> str:
     if unknown:
         raise TrafficStarsConfigError(
             f"destination has unknown placeholder(s) {', '.join('{' + n + '}' for n in unknown)}; "
-            "use {report}, {day} and {ext}."
+            "use {report}, {day}, {ext} and, in the transfer, {account} (the connection id)."
         )
     if "day" not in names:
         raise TrafficStarsConfigError(
